@@ -1,0 +1,238 @@
+// Package flows is the parents' (and staff's) dialog as a state machine: a State and an Event
+// in, a new State and Effects out. It knows nothing of Telegram or Redis: bot/ turns updates
+// into Events and renders Effects; store/redis keeps the State between updates.
+//
+// Reads go through the small Data interface; the signing hand-off goes through Links. Both are
+// declared here, where they are used, and faked in the tests.
+package flows
+
+import (
+	"context"
+	"time"
+
+	"github.com/kezekbot/kezekbot"
+)
+
+// Lang is a parent's language.
+type Lang string
+
+const (
+	Kazakh  Lang = "kk"
+	Russian Lang = "ru"
+)
+
+// LangFromTelegram picks the default language from a Telegram language_code.
+func LangFromTelegram(code string) Lang {
+	if len(code) >= 2 && code[:2] == "kk" {
+		return Kazakh
+	}
+	return Russian
+}
+
+// StateName names a dialog state.
+type StateName string
+
+const (
+	SNew           StateName = ""               // nothing known about the chat yet
+	SUnbound       StateName = "unbound"        // greeted, not bound to an IIN
+	SBinding       StateName = "binding"        // an AUTH link was sent, waiting for the signature
+	SMenu          StateName = "menu"           // bound, main menu
+	SList          StateName = "list"           // «Журнал заявлений»
+	SCard          StateName = "card"           // one application
+	SHistory       StateName = "history"        // «История изменений»
+	SDocs          StateName = "docs"           // «Общие документы»
+	SReferral      StateName = "referral"       // referral details
+	SRevokePick    StateName = "revoke_pick"    // choose the active referral
+	SRevokeReason  StateName = "revoke_reason"  // «Причина снятия»: preset or typed
+	SRevokeConfirm StateName = "revoke_confirm" // summary, «Подтвердить отказ»
+	SRevokeSigning StateName = "revoke_signing" // a SIGN link was sent, waiting for the signature
+)
+
+// State is everything the dialog remembers about one chat between updates. It is small and
+// JSON-encoded into Redis with a TTL; the binding itself lives in PostgreSQL and IIN here is
+// a cache of it.
+type State struct {
+	Name StateName    `json:"n,omitempty"`
+	Lang Lang         `json:"l,omitempty"`
+	IIN  kezekbot.IIN `json:"i,omitzero"`
+	// Rev is the revision of the live screen. Every button carries it; a press whose Rev
+	// differs is stale (an old message, a state that expired, a second device).
+	Rev uint32 `json:"r,omitempty"`
+	// MsgID is the live message that screens are edited into; 0 means send a new one.
+	MsgID  int    `json:"m,omitempty"`
+	Page   int    `json:"p,omitempty"`
+	AppID  int64  `json:"a,omitempty"`
+	RefID  int64  `json:"f,omitempty"`
+	Reason string `json:"s,omitempty"`
+	// Nonce of the signing link handed out last; a Signed event with another nonce is stale.
+	Nonce string `json:"o,omitempty"`
+}
+
+// Event is something that happened in a chat.
+type Event interface{ isEvent() }
+
+// Start is /start; TelegramLang is the user's language_code, for the default language.
+type Start struct{ TelegramLang string }
+
+// Command is any other /command: lang, logout, apps, cancel, help.
+type Command struct {
+	Name string
+	Arg  string
+}
+
+// Text is a plain text message.
+type Text struct{ Text string }
+
+// Press is a press of an inline button, with its callback data already parsed.
+type Press struct {
+	Action ButtonAction
+	ID     int64
+	// Rev is the screen revision the button was drawn for.
+	Rev uint32
+	// MsgID is the message the button was on.
+	MsgID int
+}
+
+// BadPress is a callback whose data did not parse: hostile, or from an old version.
+type BadPress struct{}
+
+// Unsupported is a sticker, photo, voice, document, edited message or anything else the
+// dialog does not take.
+type Unsupported struct{ Kind string }
+
+// Signed is the signer-link's report that a signature for this chat was accepted (OK) or that
+// the action failed after the signature (Code is a kezekbot error code, e.g. EEXPIRED when the
+// 24 hours ran out while the parent was signing).
+type Signed struct {
+	Action kezekbot.Action
+	Nonce  string
+	OK     bool
+	Code   string
+	IIN    kezekbot.IIN          // bind: the certificate's IIN
+	Result kezekbot.RevokeResult // revoke: the application after it
+}
+
+func (Start) isEvent()       {}
+func (Command) isEvent()     {}
+func (Text) isEvent()        {}
+func (Press) isEvent()       {}
+func (BadPress) isEvent()    {}
+func (Unsupported) isEvent() {}
+func (Signed) isEvent()      {}
+
+// Effect is something the adapter must do after a step.
+type Effect interface{ isEffect() }
+
+// Show renders a screen: edited into the live message when there is one (State.MsgID), sent
+// as a new message when New is set or there is no live message.
+type Show struct {
+	Screen Screen
+	New    bool
+}
+
+// Answer answers the callback query of a Press (always exactly one per Press). Key is a
+// message-catalog key ("" for a silent answer); Alert shows it as a dialog.
+type Answer struct {
+	Key   string
+	Args  map[string]any
+	Alert bool
+}
+
+func (Show) isEffect()   {}
+func (Answer) isEffect() {}
+
+// ScreenKind names what a screen shows; bot/ has one template per kind in each language.
+type ScreenKind string
+
+const (
+	ScreenWelcome       ScreenKind = "welcome"        // greeting, language buttons, bind/menu
+	ScreenBindLink      ScreenKind = "bind_link"      // the AUTH signing link
+	ScreenMenu          ScreenKind = "menu"           // bound main menu
+	ScreenList          ScreenKind = "list"           // «Журнал заявлений»
+	ScreenCard          ScreenKind = "card"           // application card
+	ScreenHistory       ScreenKind = "history"        // «История изменений»
+	ScreenDocs          ScreenKind = "docs"           // «Общие документы»
+	ScreenReferral      ScreenKind = "referral"       // referral details
+	ScreenExtend        ScreenKind = "extend"         // «Продлить направление» explanation
+	ScreenRevokePick    ScreenKind = "revoke_pick"    // choose a referral
+	ScreenRevokeReason  ScreenKind = "revoke_reason"  // choose or type a reason
+	ScreenRevokeConfirm ScreenKind = "revoke_confirm" // summary and consequence
+	ScreenSignLink      ScreenKind = "sign_link"      // the SIGN link
+	ScreenRevoked       ScreenKind = "revoked"        // result: new status and queue number
+	ScreenRefused       ScreenKind = "refused"        // revocation refused (window closed, not active)
+	ScreenBound         ScreenKind = "bound"          // bind succeeded
+	ScreenLoggedOut     ScreenKind = "logged_out"
+	ScreenHelp          ScreenKind = "help"
+	ScreenGroup         ScreenKind = "group" // the bot works in private chats only
+	ScreenError         ScreenKind = "error" // something broke on our side; try again
+)
+
+// Screen is what to show, in data; bot/ turns it into text and a keyboard in the chat's
+// language. Flows decide which buttons exist (the rules live here), bot/ only draws them.
+type Screen struct {
+	Kind ScreenKind
+	Lang Lang
+	// Notice is an optional catalog key shown above the screen ("notice.stale",
+	// "notice.use_buttons", "notice.reason_too_long", …) with NoticeArgs.
+	Notice     string
+	NoticeArgs map[string]any
+
+	Apps  []kezekbot.Application // ScreenList: this page
+	Page  int                    // 0-based
+	Pages int
+	App   *kezekbot.ApplicationDetail
+	Ref   *kezekbot.Referral
+	// Refusal explains ScreenRefused.
+	Refusal *kezekbot.RevokeRefusal
+	Reason  string
+	Link    *Link
+	Now     time.Time
+
+	Buttons [][]Button
+}
+
+// Button is an inline button. Exactly one of Action (a callback) and URL is set. Label is a
+// catalog key ("btn.history") with LabelArgs, or Text when set (ДДО names, application numbers).
+type Button struct {
+	Label     string
+	LabelArgs map[string]any
+	Text      string
+	URL       string
+	Action    ButtonAction
+	ID        int64
+}
+
+// Link is a signing link handed out by the signer-link.
+type Link struct {
+	URL     string
+	Expires time.Time
+	Nonce   string
+}
+
+// SignRequest asks the signer-link for a link to sign document D for action A on behalf of a
+// chat. The signer-link builds the document from it, keeps it, and later reports Signed.
+type SignRequest struct {
+	ChatID        int64
+	Action        kezekbot.Action
+	Lang          Lang
+	IIN           kezekbot.IIN // revoke: the bound IIN the certificate must carry
+	ApplicationID int64
+	ReferralID    int64
+	Reason        string
+}
+
+// Links hands out signing links. Issuing a new link for a chat and action kills the previous
+// one, so two taps never leave two working links.
+type Links interface {
+	Issue(ctx context.Context, req SignRequest) (Link, error)
+}
+
+// Data is what the dialog reads, and the one write it makes itself (unbinding). Errors carry
+// kezekbot codes: Application returns ENOTFOUND for an application of another applicant.
+type Data interface {
+	BoundIIN(ctx context.Context, chatID int64) (kezekbot.IIN, error)
+	Unbind(ctx context.Context, chatID int64) error
+	// Applications returns the applicant's applications, newest first.
+	Applications(ctx context.Context, iin kezekbot.IIN) ([]kezekbot.Application, error)
+	Application(ctx context.Context, iin kezekbot.IIN, id int64) (kezekbot.ApplicationDetail, error)
+}
