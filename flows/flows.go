@@ -46,6 +46,7 @@ const (
 	SRevokeReason  StateName = "revoke_reason"  // «Причина снятия»: preset or typed
 	SRevokeConfirm StateName = "revoke_confirm" // summary, «Подтвердить отказ»
 	SRevokeSigning StateName = "revoke_signing" // a SIGN link was sent, waiting for the signature
+	SExtend        StateName = "extend"         // «Продлить направление» explanation
 )
 
 // State is everything the dialog remembers about one chat between updates. It is small and
@@ -66,6 +67,10 @@ type State struct {
 	Reason string `json:"s,omitempty"`
 	// Nonce of the signing link handed out last; a Signed event with another nonce is stale.
 	Nonce string `json:"o,omitempty"`
+	// LinkURL and LinkExp are the signing link handed out last, so that the link screen can be
+	// shown again (a stale press, /help and back) without issuing a second link.
+	LinkURL string    `json:"u,omitempty"`
+	LinkExp time.Time `json:"x,omitzero"`
 }
 
 // Event is something that happened in a chat.
@@ -165,6 +170,7 @@ const (
 	ScreenHelp          ScreenKind = "help"
 	ScreenGroup         ScreenKind = "group" // the bot works in private chats only
 	ScreenError         ScreenKind = "error" // something broke on our side; try again
+	ScreenLang          ScreenKind = "lang"  // choose the language
 )
 
 // Screen is what to show, in data; bot/ turns it into text and a keyboard in the chat's
@@ -172,6 +178,9 @@ const (
 type Screen struct {
 	Kind ScreenKind
 	Lang Lang
+	// Rev is the revision the screen's buttons are drawn for: the renderer encodes every action
+	// button with EncodeCallback(b, Rev). It equals the State.Rev returned with the Show.
+	Rev uint32
 	// Notice is an optional catalog key shown above the screen ("notice.stale",
 	// "notice.use_buttons", "notice.reason_too_long", …) with NoticeArgs.
 	Notice     string
@@ -187,6 +196,12 @@ type Screen struct {
 	Reason  string
 	Link    *Link
 	Now     time.Time
+	// Total is the number of applications on ScreenList (all pages).
+	Total int
+	// IIN is the bound parent's own IIN (ScreenBound, ScreenMenu); render it masked.
+	IIN kezekbot.IIN
+	// ErrCode is the kezekbot error code ScreenError explains ("error.<code>" in the catalog).
+	ErrCode string
 
 	Buttons [][]Button
 }
@@ -225,6 +240,13 @@ type SignRequest struct {
 // one, so two taps never leave two working links.
 type Links interface {
 	Issue(ctx context.Context, req SignRequest) (Link, error)
+}
+
+// LinkCanceler is optionally implemented by Links: Cancel kills the chat's outstanding link
+// with that nonce, so «Отмена» on the signing screen leaves no working link. Machine calls it
+// when Links implements it; an error is logged, not shown.
+type LinkCanceler interface {
+	Cancel(ctx context.Context, chatID int64, nonce string) error
 }
 
 // Data is what the dialog reads, and the one write it makes itself (unbinding). Errors carry
