@@ -1,0 +1,318 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything serve and sandbox need. Every field has an environment variable and a
+// flag; a flag given on the command line wins over the environment, which wins over the
+// default. Defaults work on a developer's machine.
+type Config struct {
+	Mode          string // polling | webhook
+	Token         secret
+	APIURL        string
+	WebhookSecret secret
+	WebhookPath   string
+	HTTPAddr      string
+	DatabaseURL   secret // may carry a password
+	RedisURL      secret
+	PublicURL     string
+	TrustDir      string
+	LinkKeys      secret
+	LinkTTL       time.Duration
+	AdminToken    secret
+	StateTTL      time.Duration
+	Concurrency   int
+	LogFormat     string
+	LogLevel      string
+	Migrate       bool
+	ShutdownGrace time.Duration
+}
+
+// secret is a string that does not print itself.
+type secret string
+
+func (s secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// usageError is a wrong or missing setting: main prints it as one line and exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+type configField struct {
+	env, flag, def, help string
+	set                  func(c *Config, v string) error
+}
+
+func durationField(dst func(c *Config) *time.Duration) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration like 30m, got %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+var configFields = []configField{
+	{"KEZEKBOT_MODE", "mode", "polling", "how updates arrive: polling or webhook", func(c *Config, v string) error {
+		if v != "polling" && v != "webhook" {
+			return fmt.Errorf("want polling or webhook, got %q", v)
+		}
+		c.Mode = v
+		return nil
+	}},
+	{"KEZEKBOT_TELEGRAM_TOKEN", "telegram-token", "", "bot token from @BotFather", func(c *Config, v string) error {
+		if v != "" && !tokenRe.MatchString(v) {
+			return errors.New("does not look like a bot token (<digits>:<35+ characters>)")
+		}
+		c.Token = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_TELEGRAM_API_URL", "telegram-api-url", "https://api.telegram.org", "Bot API base URL (a self-hosted Bot API server or a test server)", func(c *Config, v string) error {
+		u, err := parseHTTPURL(v)
+		if err != nil {
+			return err
+		}
+		c.APIURL = strings.TrimRight(u.String(), "/")
+		return nil
+	}},
+	{"KEZEKBOT_WEBHOOK_SECRET", "webhook-secret", "", "secret_token Telegram sends with every webhook request (1-256 of A-Z a-z 0-9 _ -)", func(c *Config, v string) error {
+		if v != "" && !webhookSecretRe.MatchString(v) {
+			return errors.New("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+		}
+		c.WebhookSecret = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_WEBHOOK_PATH", "webhook-path", "/telegram/webhook", "path of the webhook on the HTTP server", func(c *Config, v string) error {
+		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " ?#") {
+			return fmt.Errorf("want an absolute path like /telegram/webhook, got %q", v)
+		}
+		c.WebhookPath = v
+		return nil
+	}},
+	{"KEZEKBOT_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "address of the HTTP server (webhook, signing pages, health, metrics)", func(c *Config, v string) error {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("want host:port, got %q", v)
+		}
+		c.HTTPAddr = v
+		return nil
+	}},
+	{"KEZEKBOT_DATABASE_URL", "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL URL", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("want a postgres:// URL")
+		}
+		c.DatabaseURL = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0", "Redis URL", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("want a redis:// or rediss:// URL")
+		}
+		c.RedisURL = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_PUBLIC_URL", "public-url", "", "base URL of the links we hand out (default: http://<http-addr>)", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := parseHTTPURL(v)
+		if err != nil {
+			return err
+		}
+		c.PublicURL = strings.TrimRight(u.String(), "/")
+		return nil
+	}},
+	{"KEZEKBOT_TRUST_DIR", "trust-dir", "", "directory of trusted NCA root and intermediate certificates (PEM or DER)", func(c *Config, v string) error {
+		if v != "" {
+			st, err := os.Stat(v)
+			if err != nil || !st.IsDir() {
+				return fmt.Errorf("%q is not a readable directory", v)
+			}
+		}
+		c.TrustDir = v
+		return nil
+	}},
+	{"KEZEKBOT_LINK_KEYS", "link-keys", "", "HMAC keys of signing links, newest first: id:base64[,id:base64…]", func(c *Config, v string) error {
+		if v != "" {
+			if _, err := parseLinkKeys(v); err != nil {
+				return err
+			}
+		}
+		c.LinkKeys = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_LINK_TTL", "link-ttl", "15m", "how long a signing link works", durationField(func(c *Config) *time.Duration { return &c.LinkTTL })},
+	{"KEZEKBOT_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (empty: admin API off)", func(c *Config, v string) error {
+		if v != "" && len(v) < 16 {
+			return errors.New("must be at least 16 characters")
+		}
+		c.AdminToken = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_STATE_TTL", "state-ttl", "30m", "how long an idle dialog keeps its state", durationField(func(c *Config) *time.Duration { return &c.StateTTL })},
+	{"KEZEKBOT_CONCURRENCY", "concurrency", "64", "updates handled at once (different chats)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return fmt.Errorf("want a number from 1 to 10000, got %q", v)
+		}
+		c.Concurrency = n
+		return nil
+	}},
+	{"KEZEKBOT_LOG_FORMAT", "log-format", "text", "log format: text or json", func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json, got %q", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"KEZEKBOT_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("want debug, info, warn or error, got %q", v)
+		}
+		c.LogLevel = v
+		return nil
+	}},
+	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+}
+
+var (
+	tokenRe         = regexp.MustCompile(`^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$`)
+	webhookSecretRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+)
+
+func parseHTTPURL(v string) (*url.URL, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("want an http(s) URL, got %q", v)
+	}
+	return u, nil
+}
+
+// parseLinkKeys reads "id:base64,id:base64": the first key signs new links, all verify.
+func parseLinkKeys(v string) ([]linkKey, error) {
+	var out []linkKey
+	seen := map[byte]bool{}
+	for _, part := range strings.Split(v, ",") {
+		id, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
+		n, err := strconv.Atoi(id)
+		if !ok || err != nil || n < 0 || n > 255 {
+			return nil, errors.New("want id:base64 pairs with ids 0-255, separated by commas")
+		}
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			key, err = base64.RawURLEncoding.DecodeString(b64)
+		}
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("key %d: want at least 32 bytes of base64", n)
+		}
+		if seen[byte(n)] {
+			return nil, fmt.Errorf("key id %d given twice", n)
+		}
+		seen[byte(n)] = true
+		out = append(out, linkKey{ID: byte(n), Key: key})
+	}
+	return out, nil
+}
+
+type linkKey struct {
+	ID  byte
+	Key []byte
+}
+
+// loadConfig reads the environment, then the flags in args. Extra flags can be registered on
+// fs before the call (subcommand-specific ones).
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	vals := make(map[string]*string, len(configFields))
+	for _, f := range configFields {
+		v := f.def
+		if e := getenv(f.env); e != "" {
+			v = e
+		}
+		vals[f.env] = fs.String(f.flag, v, f.help+" ($"+f.env+")")
+	}
+	fs.BoolVar(&c.Migrate, "migrate", false, "run database migrations before serving")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, usagef("%v (see kezekbot help)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range configFields {
+		if err := f.set(c, *vals[f.env]); err != nil {
+			return nil, usagef("%s (-%s): %v", f.env, f.flag, err)
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	return c, nil
+}
+
+// validateServe checks what serve needs beyond well-formed values.
+func (c *Config) validateServe() error {
+	if c.Token == "" {
+		return usagef("KEZEKBOT_TELEGRAM_TOKEN: required to talk to Telegram (or run `kezekbot sandbox`, which needs none)")
+	}
+	if c.Mode == "webhook" && c.WebhookSecret == "" {
+		return usagef("KEZEKBOT_WEBHOOK_SECRET: required in webhook mode, so that only Telegram can post updates")
+	}
+	if c.TrustDir == "" {
+		return usagef("KEZEKBOT_TRUST_DIR: required to verify ЭЦП signatures (a directory with the NCA root and intermediate certificates)")
+	}
+	if c.Mode == "webhook" && c.LinkKeys == "" {
+		return usagef("KEZEKBOT_LINK_KEYS: required in webhook mode, so that every replica accepts the same signing links")
+	}
+	return nil
+}
+
+// linkKeys returns the configured keys, or one random key for a single local process.
+func (c *Config) linkKeys() ([]linkKey, bool, error) {
+	if c.LinkKeys != "" {
+		k, err := parseLinkKeys(string(c.LinkKeys))
+		return k, false, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, false, fmt.Errorf("generate a link key: %w", err)
+	}
+	return []linkKey{{ID: 0, Key: k}}, true, nil
+}
+
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
