@@ -1,0 +1,23 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test build vet fmt bench services chromium
+
+## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
+run: services
+	$(GO) run ./cmd/kezekbot sandbox
+
+## test: start PostgreSQL/Redis if needed, vet, then every test with the race detector
+test: services
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kezekbot ./cmd/kezekbot
+
+bench: services
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+services:
+	@bash scripts/services.sh
