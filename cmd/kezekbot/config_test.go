@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string // substring; "" = ok
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *Config) {
+			if c.Mode != "polling" || c.HTTPAddr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" ||
+				string(c.DatabaseURL) != "postgres://postgres@127.0.0.1:5432/test" || string(c.RedisURL) != "redis://127.0.0.1:6379/0" ||
+				c.APIURL != "https://api.telegram.org" || c.StateTTL.Minutes() != 30 {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "flag beats env", env: map[string]string{"KEZEKBOT_MODE": "polling"}, args: []string{"-mode", "webhook"},
+			check: func(t *testing.T, c *Config) {
+				if c.Mode != "webhook" {
+					t.Errorf("mode = %s", c.Mode)
+				}
+			}},
+		{name: "bad mode", env: map[string]string{"KEZEKBOT_MODE": "push"}, wantErr: "KEZEKBOT_MODE"},
+		{name: "bad token", env: map[string]string{"KEZEKBOT_TELEGRAM_TOKEN": "nope"}, wantErr: "KEZEKBOT_TELEGRAM_TOKEN"},
+		{name: "bad secret", env: map[string]string{"KEZEKBOT_WEBHOOK_SECRET": "has space"}, wantErr: "KEZEKBOT_WEBHOOK_SECRET"},
+		{name: "bad addr", env: map[string]string{"KEZEKBOT_HTTP_ADDR": "8080"}, wantErr: "KEZEKBOT_HTTP_ADDR"},
+		{name: "bad db url", env: map[string]string{"KEZEKBOT_DATABASE_URL": "mysql://x"}, wantErr: "KEZEKBOT_DATABASE_URL"},
+		{name: "bad redis url", env: map[string]string{"KEZEKBOT_REDIS_URL": "http://x"}, wantErr: "KEZEKBOT_REDIS_URL"},
+		{name: "bad api url", env: map[string]string{"KEZEKBOT_TELEGRAM_API_URL": "ftp://x"}, wantErr: "KEZEKBOT_TELEGRAM_API_URL"},
+		{name: "missing trust dir", env: map[string]string{"KEZEKBOT_TRUST_DIR": "/nonexistent/dir"}, wantErr: "KEZEKBOT_TRUST_DIR"},
+		{name: "short link key", env: map[string]string{"KEZEKBOT_LINK_KEYS": "1:c2hvcnQ="}, wantErr: "KEZEKBOT_LINK_KEYS"},
+		{name: "bad duration", env: map[string]string{"KEZEKBOT_STATE_TTL": "-1s"}, wantErr: "KEZEKBOT_STATE_TTL"},
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: "nope"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+		{name: "public url", env: map[string]string{"KEZEKBOT_PUBLIC_URL": "https://bot.example.kz/"}, check: func(t *testing.T, c *Config) {
+			if c.PublicURL != "https://bot.example.kz" {
+				t.Errorf("public url = %s", c.PublicURL)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), tt.args, env(tt.env))
+			if tt.wantErr != "" {
+				var u *usageError
+				if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want a usage error mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+func TestValidateServe(t *testing.T) {
+	c := &Config{Mode: "webhook"}
+	for _, want := range []string{"KEZEKBOT_TELEGRAM_TOKEN", "KEZEKBOT_WEBHOOK_SECRET", "KEZEKBOT_TRUST_DIR", "KEZEKBOT_LINK_KEYS"} {
+		err := c.validateServe()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("validateServe = %v, want %s", err, want)
+		}
+		switch want {
+		case "KEZEKBOT_TELEGRAM_TOKEN":
+			c.Token = "123:abc"
+		case "KEZEKBOT_WEBHOOK_SECRET":
+			c.WebhookSecret = "s"
+		case "KEZEKBOT_TRUST_DIR":
+			c.TrustDir = t.TempDir()
+		case "KEZEKBOT_LINK_KEYS":
+			c.LinkKeys = "x"
+		}
+	}
+	if err := c.validateServe(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecretsDoNotPrint(t *testing.T) {
+	c := Config{Token: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ", DatabaseURL: "postgres://u:pw@h/db"}
+	var b bytes.Buffer
+	c.logger(&b).Info("config", "token", c.Token, "db", c.DatabaseURL)
+	if strings.Contains(b.String(), "ABCDEF") || strings.Contains(b.String(), "pw@") {
+		t.Fatalf("secret in log: %s", b.String())
+	}
+}
+
+func TestRunUnknownSubcommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if code := run(context.Background(), nil, &out, &errb); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Subcommands") {
+		t.Fatalf("help: %d %s", code, out.String())
+	}
+}
