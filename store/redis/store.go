@@ -1,0 +1,165 @@
+// Package redisstore keeps kezekbot's short-lived shared state in Redis: the per-chat dialog
+// state with its lock and update_id dedupe, single-use signing links, and the rate limits and
+// 429 pause that broadcast workers share across replicas.
+//
+// Every multi-key operation is one Lua script, so the bot's hot path costs exactly two round
+// trips per update (Begin, Commit) and replicas never see a half-done write. Server TIME is used
+// wherever time matters, so replicas with skewed clocks still agree.
+//
+// Key layout (all under Options.Prefix, default "kz:"):
+//
+//	<p>{<chat>}:d          hash: s = state blob, v = version, o = lock owner, x = lock expiry (ms)
+//	<p>{<chat>}:u:<update> dedupe mark: "p<owner>" while in progress, "d" once handled
+//	<p>ln:<nonce>          hash: b = link blob, s = scope
+//	<p>ls:<scope>          the nonce currently live for scope
+//	<p>rl:<key>            GCRA theoretical arrival time (µs, server clock)
+//	<p>pz:<key>            exists while key is paused
+//
+// The {chat} hash tag keeps a chat's keys in one cluster slot. The prefix must not contain '{'.
+// The link scripts compute the previous link's key inside Lua, which is fine on a single node or
+// Sentinel but not on Redis Cluster.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options tune a Store. Zero values take the defaults.
+type Options struct {
+	Prefix    string        // key prefix; default "kz:"
+	StateTTL  time.Duration // dialog state lifetime after the last commit; default 30m
+	DedupeTTL time.Duration // how long an update_id is remembered; default 1h
+	LockTTL   time.Duration // how long a crashed replica can block a chat; default 30s
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "kz:"
+	}
+	if o.StateTTL <= 0 {
+		o.StateTTL = 30 * time.Minute
+	}
+	if o.DedupeTTL <= 0 {
+		o.DedupeTTL = time.Hour
+	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = 30 * time.Second
+	}
+	return o
+}
+
+// Store is safe for concurrent use; open it once per process.
+type Store struct {
+	c *redis.Client
+	o Options
+
+	// TTL arguments in milliseconds, boxed once so the hot path does not allocate them.
+	stateMS, dedupeMS, lockMS any
+
+	// Lock owner tokens are instance + counter: unique across replicas (64 random bits per
+	// instance) without a syscall per update. They guard against mistakes, not attackers.
+	instance string
+	seq      atomic.Uint64
+}
+
+// Open connects to the Redis named by rawURL (redis:// or rediss://; every client setting
+// comes from the URL, see redis.ParseURL) and checks it with PING.
+func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// url.Error repeats the whole URL, password included; keep only the cause.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("open redis: parse url: %w", err)
+	}
+	s := New(redis.NewClient(opt), o)
+	if err := s.Ping(ctx); err != nil {
+		_ = s.c.Close()
+		return nil, fmt.Errorf("open redis: %w", err)
+	}
+	return s, nil
+}
+
+// New wraps an existing client. Close closes it.
+func New(c *redis.Client, o Options) *Store {
+	o = o.withDefaults()
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return &Store{
+		c:        c,
+		o:        o,
+		stateMS:  ms(o.StateTTL),
+		dedupeMS: ms(o.DedupeTTL),
+		lockMS:   ms(o.LockTTL),
+		instance: hex.EncodeToString(b[:]) + ".",
+	}
+}
+
+// ms renders d as whole milliseconds, at least 1 (PX 0 is an error in Redis).
+func ms(d time.Duration) string {
+	m := d.Milliseconds()
+	if m < 1 {
+		m = 1
+	}
+	return strconv.FormatInt(m, 10)
+}
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the underlying client.
+func (s *Store) Close() error { return s.c.Close() }
+
+// Client returns the underlying client, for health checks and tools.
+func (s *Store) Client() *redis.Client { return s.c }
+
+// Options returns the effective options (defaults filled in).
+func (s *Store) Options() Options { return s.o }
+
+func (s *Store) chatKey(chatID int64) string {
+	var b [64]byte
+	k := append(b[:0], s.o.Prefix...)
+	k = append(k, '{')
+	k = strconv.AppendInt(k, chatID, 10)
+	k = append(k, "}:d"...)
+	return string(k)
+}
+
+func (s *Store) updateKey(chatID, updateID int64) string {
+	var b [80]byte
+	k := append(b[:0], s.o.Prefix...)
+	k = append(k, '{')
+	k = strconv.AppendInt(k, chatID, 10)
+	k = append(k, "}:u:"...)
+	k = strconv.AppendInt(k, updateID, 10)
+	return string(k)
+}
+
+// turnKeys returns the keys a turn script touches: the chat hash, plus the dedupe key when
+// the update has an id.
+func (s *Store) turnKeys(chatID, updateID int64) []string {
+	if updateID == 0 {
+		return []string{s.chatKey(chatID)}
+	}
+	return []string{s.chatKey(chatID), s.updateKey(chatID, updateID)}
+}
+
+func (s *Store) token() string {
+	return s.instance + strconv.FormatUint(s.seq.Add(1), 36)
+}
