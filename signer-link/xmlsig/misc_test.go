@@ -1,6 +1,7 @@
 package xmlsig_test
 
 import (
+	"crypto/x509"
 	"testing"
 	"time"
 )
@@ -12,4 +13,13 @@ func mustTime(tb testing.TB, s string) time.Time {
 		tb.Fatal(err)
 	}
 	return at
+}
+
+func mustParseCRL(tb testing.TB, der []byte) *x509.RevocationList {
+	tb.Helper()
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return crl
 }
