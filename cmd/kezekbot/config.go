@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	signerlink "github.com/kezekbot/kezekbot/signer-link"
 )
 
 // Config is everything serve and sandbox need. Every field has an environment variable and a
@@ -160,7 +162,7 @@ var configFields = []configField{
 	}},
 	{"KEZEKBOT_LINK_KEYS", "link-keys", "", "HMAC keys of signing links, newest first: id:base64[,id:base64…]", func(c *Config, v string) error {
 		if v != "" {
-			if _, err := parseLinkKeys(v); err != nil {
+			if _, err := signerlink.ParseKeys(v); err != nil {
 				return err
 			}
 		}
@@ -215,37 +217,6 @@ func parseHTTPURL(v string) (*url.URL, error) {
 	return u, nil
 }
 
-// parseLinkKeys reads "id:base64,id:base64": the first key signs new links, all verify.
-func parseLinkKeys(v string) ([]linkKey, error) {
-	var out []linkKey
-	seen := map[byte]bool{}
-	for _, part := range strings.Split(v, ",") {
-		id, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
-		n, err := strconv.Atoi(id)
-		if !ok || err != nil || n < 0 || n > 255 {
-			return nil, errors.New("want id:base64 pairs with ids 0-255, separated by commas")
-		}
-		key, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			key, err = base64.RawURLEncoding.DecodeString(b64)
-		}
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("key %d: want at least 32 bytes of base64", n)
-		}
-		if seen[byte(n)] {
-			return nil, fmt.Errorf("key id %d given twice", n)
-		}
-		seen[byte(n)] = true
-		out = append(out, linkKey{ID: byte(n), Key: key})
-	}
-	return out, nil
-}
-
-type linkKey struct {
-	ID  byte
-	Key []byte
-}
-
 // loadConfig reads the environment, then the flags in args. Extra flags can be registered on
 // fs before the call (subcommand-specific ones).
 func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
@@ -294,17 +265,19 @@ func (c *Config) validateServe() error {
 	return nil
 }
 
-// linkKeys returns the configured keys, or one random key for a single local process.
-func (c *Config) linkKeys() ([]linkKey, bool, error) {
+// linkKeys returns the configured keys, or one random key for a single local process (links
+// then die with the process, which is fine on a laptop and refused in webhook mode).
+func (c *Config) linkKeys() (keys signerlink.Keys, random bool, err error) {
 	if c.LinkKeys != "" {
-		k, err := parseLinkKeys(string(c.LinkKeys))
+		k, err := signerlink.ParseKeys(string(c.LinkKeys))
 		return k, false, err
 	}
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
-		return nil, false, fmt.Errorf("generate a link key: %w", err)
+		return signerlink.Keys{}, false, fmt.Errorf("generate a link key: %w", err)
 	}
-	return []linkKey{{ID: 0, Key: k}}, true, nil
+	k2, err := signerlink.ParseKeys("1:" + base64.StdEncoding.EncodeToString(k))
+	return k2, true, err
 }
 
 func (c *Config) logger(w io.Writer) *slog.Logger {
