@@ -273,7 +273,7 @@ func algorithmOf(el *etree.Element) (string, *Error) {
 }
 
 func gostError(what, alg string) *Error {
-	return newError(ReasonGOST, "%s %s is GOST; GOST signatures cannot be verified by this service yet", what, alg)
+	return newError(ReasonGOST, "%s %s is GOST, which this service cannot verify yet", what, alg)
 }
 
 // checkSignatureShape checks the Signature against the one shape NCALayer produces for RSA
