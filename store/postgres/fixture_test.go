@@ -98,10 +98,14 @@ func (f *fixture) addApp(tb testing.TB, s appSpec) (appID int64, refIDs []int64)
 		}
 	}
 	n := f.serial.Add(1)
-	placeholder := 100000 + int(n) // distinct per fixture, so per year
-	benefitPlaceholder := 0
-	if s.Benefit.Category() != kezekbot.CategoryGeneral {
-		benefitPlaceholder = placeholder
+	// Queued: a placeholder distinct per fixture, so per year. Others: 0, the number an
+	// application that never stood in our queue has; revoking must cope with it.
+	placeholder, benefitPlaceholder := 0, 0
+	if s.Status == kezekbot.StatusQueued {
+		placeholder = 100000 + int(n)
+		if s.Benefit.Category() != kezekbot.CategoryGeneral {
+			benefitPlaceholder = placeholder
+		}
 	}
 	child := f.iin(tb, s.Birth, kezekbot.Male)
 	err := pgx.BeginFunc(context.Background(), f.db.Pool(), func(tx pgx.Tx) error {
@@ -201,3 +205,11 @@ func wantCode(tb testing.TB, err error, code string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// pgtestNew is MustOpenDB without the fixture's kindergarten, for tests of the demo seed.
+func pgtestNew(tb testing.TB) *postgres.DB {
+	tb.Helper()
+	db := pgtest.New(tb)
+	db.Now = func() time.Time { return now }
+	return db
+}

@@ -106,13 +106,22 @@ func revoke(ctx context.Context, tx pgx.Tx, req kezekbot.RevokeRequest, reason s
 	}
 	// With another referral still active the application keeps its status and stays out of
 	// the queue. queued_since is left as it was: the application returns to the place its
-	// registration time gives it, not to the end of the queue.
-	if _, err := tx.Exec(ctx, `UPDATE applications SET
-			status = CASE WHEN EXISTS (SELECT 1 FROM referrals r WHERE r.application_id = $1 AND r.state = 'active')
-				THEN status ELSE 'queued' END,
+	// registration time gives it, not to the end of the queue. A queued row must carry
+	// numbers (a CHECK, not deferrable), so it gets at least 1 until renumberQueue below sets
+	// the real ones.
+	if _, err := tx.Exec(ctx, `WITH s AS (
+			SELECT CASE WHEN EXISTS (SELECT 1 FROM referrals r WHERE r.application_id = $1 AND r.state = 'active')
+				THEN 'referral_issued' ELSE 'queued' END AS status
+		)
+		UPDATE applications a SET
+			status = s.status,
+			queue_number = CASE WHEN s.status = 'queued' THEN greatest(a.queue_number, 1) ELSE a.queue_number END,
+			benefit_queue_number = CASE WHEN s.status = 'queued' AND a.benefit_category < 3
+				THEN greatest(a.benefit_queue_number, 1) ELSE a.benefit_queue_number END,
 			status_changed_at = $2,
-			version = version + 1
-		WHERE id = $1`, app.ID, now); err != nil {
+			version = a.version + 1
+		FROM s
+		WHERE a.id = $1`, app.ID, now); err != nil {
 		return res, fmt.Errorf("return application to the queue: %w", err)
 	}
 	if err := renumberQueue(ctx, tx, year); err != nil {

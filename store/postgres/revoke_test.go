@@ -370,11 +370,17 @@ func TestRevokeReferralQueueOrder(t *testing.T) {
 // each benefit, and returns the expected positions.
 func checkQueues(t *testing.T, db *postgres.DB) map[int64]kezekbot.Position {
 	t.Helper()
-	rows, err := db.Pool().Query(t.Context(), `SELECT a.id, a.benefit, a.registered_at, a.queue_number, a.benefit_queue_number, a.queue_year
-		FROM applications a
-		WHERE a.status = 'queued' AND a.queue_year IN (
+	return checkQueuesWhere(t, db, `a.queue_year IN (
 			SELECT q.queue_year FROM applications q JOIN application_history h ON h.application_id = q.id
 			WHERE h.event = 'referral_revoked')`)
+}
+
+// checkQueuesWhere is checkQueues over the years that cond selects.
+func checkQueuesWhere(t *testing.T, db *postgres.DB, cond string) map[int64]kezekbot.Position {
+	t.Helper()
+	rows, err := db.Pool().Query(t.Context(), `SELECT a.id, a.benefit, a.registered_at, a.queue_number, a.benefit_queue_number, a.queue_year
+		FROM applications a
+		WHERE a.status = 'queued' AND `+cond)
 	if err != nil {
 		t.Fatal(err)
 	}
