@@ -52,6 +52,19 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 		s.group(ev)
 		return s.result()
 	}
+	// A new or expired state knows nothing: read the binding once (the state's IIN is only a
+	// cache of it). Signed events carry their own facts and do this themselves when needed.
+	if _, signed := ev.(Signed); !signed && st.Name == SNew && ev != nil {
+		s.expired = true
+		switch ev.(type) {
+		case Press, *Press, BadPress:
+			s.isPress = true
+		}
+		s.newMsg = true // nothing is known about a live message
+		if !s.reloadBinding() {
+			return s.result()
+		}
+	}
 	switch ev := ev.(type) {
 	case Start:
 		s.start(ev)
@@ -126,12 +139,12 @@ type stepper struct {
 	st   State
 	now  time.Time
 
-	answer   *Answer
-	effects  []Effect
-	errs     []error
-	isPress  bool
-	newMsg   bool
-	answered bool
+	answer  *Answer
+	effects []Effect
+	errs    []error
+	isPress bool
+	newMsg  bool
+	expired bool // the step began with a new or expired state (SNew)
 }
 
 func (s *stepper) result() (State, []Effect, error) {
@@ -204,27 +217,29 @@ func (s *stepper) group(ev Event) {
 
 func (s *stepper) start(ev Start) {
 	s.newMsg = true
-	if s.st.Lang == "" {
+	if s.st.Lang == "" || s.expired {
 		s.st.Lang = LangFromTelegram(ev.TelegramLang)
 	}
-	if !s.reloadBinding() {
+	if !s.expired && !s.reloadBinding() {
 		return
 	}
 	s.welcome("")
 }
 
 // reloadBinding reads the chat's binding from Data: the state's IIN is only a cache of it.
+// A new state becomes SMenu or SUnbound.
 func (s *stepper) reloadBinding() bool {
+	s.defaultLang()
 	iin, err := s.m.Data.BoundIIN(s.ctx, s.chat)
 	if err != nil && kezekbot.ErrorCode(err) != kezekbot.ENOTFOUND {
 		s.fail("load binding", err)
 		return false
 	}
 	s.st.IIN = iin
-	if iin.IsZero() && s.st.Name != SBinding {
+	switch {
+	case iin.IsZero() && s.st.Name != SBinding:
 		s.st.Name = SUnbound
-	}
-	if !iin.IsZero() && (s.st.Name == SUnbound || s.st.Name == SBinding) {
+	case !iin.IsZero() && (s.st.Name == SNew || s.st.Name == SUnbound || s.st.Name == SBinding):
 		s.st.Name = SMenu
 	}
 	return true
@@ -234,17 +249,6 @@ func (s *stepper) command(ev Command) {
 	s.newMsg = true
 	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(ev.Name), "/"))
 	name, _, _ = strings.Cut(name, "@")
-	if s.st.Name == SNew {
-		if s.st.Lang == "" {
-			s.st.Lang = Russian
-		}
-		if !s.reloadBinding() {
-			return
-		}
-		if s.st.Name == SNew {
-			s.st.Name = SMenu
-		}
-	}
 	switch name {
 	case "start":
 		s.start(Start{})
@@ -283,9 +287,6 @@ func (s *stepper) text(ev Text) {
 		s.typedReason(ev.Text)
 		return
 	}
-	if s.st.Name == SNew && !s.reloadBinding() {
-		return
-	}
 	if looksLikeIIN(ev.Text) {
 		s.showCurrent("notice.iin_not_proof", nil)
 		return
@@ -313,20 +314,14 @@ func (s *stepper) badPress() {
 	s.answerWith("answer.stale", nil, false)
 	s.newMsg = s.st.MsgID == 0
 	s.defaultLang()
-	if s.st.Name == SNew && !s.reloadBinding() {
-		return
-	}
 	s.showCurrent("notice.stale", nil)
 }
 
 func (s *stepper) press(p Press) {
 	s.defaultLang()
-	if s.st.Name == SNew || p.Rev == 0 || p.Rev != s.st.Rev {
+	if s.expired || p.Rev == 0 || p.Rev != s.st.Rev {
 		s.answerWith("answer.stale", nil, false)
 		s.newMsg = s.st.MsgID == 0 || (p.MsgID != 0 && p.MsgID != s.st.MsgID)
-		if s.st.Name == SNew && !s.reloadBinding() {
-			return
-		}
 		s.showCurrent("notice.stale", nil)
 		return
 	}
@@ -461,9 +456,9 @@ func (s *stepper) showCurrent(notice string, args map[string]any) {
 	case SCard:
 		s.guarded(func() { s.card(s.st.AppID, notice) }, notice)
 	case SHistory:
-		s.guarded(func() { s.history(s.st.AppID) }, notice)
+		s.guarded(func() { s.historyNotice(s.st.AppID, notice) }, notice)
 	case SDocs:
-		s.guarded(func() { s.docs(s.st.AppID) }, notice)
+		s.guarded(func() { s.docsNotice(s.st.AppID, notice) }, notice)
 	case SExtend:
 		s.guarded(func() { s.extendNotice(s.st.AppID, notice) }, notice)
 	case SReferral:
@@ -747,22 +742,26 @@ func (s *stepper) card(id int64, notice string) {
 
 func backRow(appID int64) []Button { return []Button{btn("btn.back", ActOpen, appID)} }
 
-func (s *stepper) history(id int64) {
+func (s *stepper) history(id int64) { s.historyNotice(id, "") }
+
+func (s *stepper) historyNotice(id int64, notice string) {
 	d, ok := s.loadApp(id)
 	if !ok {
 		return
 	}
 	s.setApp(SHistory, d.ID)
-	s.show(Screen{Kind: ScreenHistory, App: d, Buttons: [][]Button{backRow(d.ID)}})
+	s.show(Screen{Kind: ScreenHistory, Notice: notice, App: d, Buttons: [][]Button{backRow(d.ID)}})
 }
 
-func (s *stepper) docs(id int64) {
+func (s *stepper) docs(id int64) { s.docsNotice(id, "") }
+
+func (s *stepper) docsNotice(id int64, notice string) {
 	d, ok := s.loadApp(id)
 	if !ok {
 		return
 	}
 	s.setApp(SDocs, d.ID)
-	s.show(Screen{Kind: ScreenDocs, App: d, Buttons: [][]Button{backRow(d.ID)}})
+	s.show(Screen{Kind: ScreenDocs, Notice: notice, App: d, Buttons: [][]Button{backRow(d.ID)}})
 }
 
 func (s *stepper) extend(id int64) { s.extendNotice(id, "") }
@@ -1107,8 +1106,22 @@ func (s *stepper) revokeFailed(ev Signed) {
 	if refID == 0 {
 		refID = ev.Result.Referral.ID
 	}
-	if ev.Code != kezekbot.EEXPIRED && ev.Code != kezekbot.ECONFLICT || appID == 0 {
+	if ev.Code != kezekbot.EEXPIRED && ev.Code != kezekbot.ECONFLICT {
 		s.fail("revoke", kezekbot.Errorf(cmp.Or(ev.Code, kezekbot.EINTERNAL), "the signer-link reported a failed revocation"))
+		return
+	}
+	if appID == 0 {
+		// The state was lost and the report names no application: say what happened.
+		reason := kezekbot.RefusalNotActive
+		if ev.Code == kezekbot.EEXPIRED {
+			reason = kezekbot.RefusalWindowClosed
+		}
+		s.st.Name = SMenu
+		s.clearFlow()
+		s.show(Screen{Kind: ScreenRefused, Refusal: &kezekbot.RevokeRefusal{Reason: reason}, Buttons: [][]Button{
+			{btn("btn.apps", ActApps, 0)},
+			{btn("btn.menu", ActMenu, 0)},
+		}})
 		return
 	}
 	d, ok := s.loadApp(appID)
