@@ -27,14 +27,17 @@ const (
 // ARGV: owner token, lock TTL ms, dedupe TTL ms.
 // Reply: {0, version, state|nil} or {code[, lock ms left]}.
 //
-// An in-progress mark counts only while its owner still holds the chat lock: if that worker
-// died or aborted, the redelivery must run instead of being dropped as a duplicate.
-// The hash TTL is raised to at least the lock TTL so state cannot expire under a held lock.
-// Numbers go through string.format because Lua's tostring keeps only 14 digits.
+// Our own token already in the hash means this is go-redis replaying a Begin whose reply was
+// lost: answer as the first run did. An in-progress mark counts only while its owner still
+// holds the chat lock: if that worker died or aborted, the redelivery must run instead of being
+// dropped as a duplicate. The hash TTL is raised to at least the lock TTL so state cannot
+// expire under a held lock. Numbers go through string.format because Lua's tostring keeps only
+// 14 digits.
 var beginScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 's', 'v', 'o', 'x')
+if h[3] == ARGV[1] then return {0, tonumber(h[2]) or 0, h[1]} end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local h = redis.call('HMGET', KEYS[1], 's', 'v', 'o', 'x')
 local held = h[3] and (tonumber(h[4]) or 0) > now
 if #KEYS > 1 then
   local d = redis.call('GET', KEYS[2])
@@ -54,18 +57,23 @@ return {0, tonumber(h[2]) or 0, h[1]}
 //
 // Ownership is the token still being in the hash. An expired lock that nobody took over is
 // still ours: no one else can have written, and the version check backs that up.
+// c remembers the last committer, so a Commit that go-redis replays after a lost reply
+// reports success instead of a false ErrStale.
 // Deleting state keeps the version field so versions never repeat while the chat is active.
 var commitScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'o', 'v')
-if h[1] ~= ARGV[1] then return 1 end
+local h = redis.call('HMGET', KEYS[1], 'o', 'v', 'c')
 local v = tonumber(h[2]) or 0
+if h[1] ~= ARGV[1] then
+  if h[3] == ARGV[1] and v == tonumber(ARGV[2]) + 1 then return 0 end
+  return 1
+end
 if v ~= tonumber(ARGV[2]) then return 2 end
 local nv = string.format('%.0f', v + 1)
 if ARGV[3] == 's' then
-  redis.call('HSET', KEYS[1], 's', ARGV[4], 'v', nv)
+  redis.call('HSET', KEYS[1], 's', ARGV[4], 'v', nv, 'c', ARGV[1])
   redis.call('HDEL', KEYS[1], 'o', 'x')
 else
-  redis.call('HSET', KEYS[1], 'v', nv)
+  redis.call('HSET', KEYS[1], 'v', nv, 'c', ARGV[1])
   redis.call('HDEL', KEYS[1], 's', 'o', 'x')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -87,7 +95,10 @@ return 0
 // ErrBusy if another update of the chat holds the lock. Follow a nil error with exactly one
 // Commit or Abort.
 func (s *Store) Begin(ctx context.Context, chatID, updateID int64) (Turn, error) {
-	tok := s.token()
+	return s.begin(ctx, chatID, updateID, s.token())
+}
+
+func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (Turn, error) {
 	r, err := beginScript.Run(ctx, s.c, s.turnKeys(chatID, updateID), tok, s.lockMS, s.dedupeMS).Slice()
 	if err != nil {
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, err)
@@ -120,7 +131,8 @@ func (s *Store) Begin(ctx context.Context, chatID, updateID int64) (Turn, error)
 // the update handled for DedupeTTL and releases the lock.
 //
 // Errors: ErrStale if the lock was taken over or the version moved; nothing is written then
-// and the update is left unmarked, so a redelivery runs again.
+// and the update is left unmarked, so a redelivery runs again. Committing the same turn again
+// with nothing in between returns nil, which keeps go-redis's retry after a lost reply safe.
 func (s *Store) Commit(ctx context.Context, chatID, updateID int64, t Turn, state []byte) error {
 	if t.token == "" {
 		return fmt.Errorf("commit chat %d update %d: %w (turn was not begun)", chatID, updateID, ErrStale)

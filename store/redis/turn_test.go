@@ -357,27 +357,32 @@ func TestRestart(t *testing.T) {
 	wantState(t, s1, chat, "after", false, 3)
 }
 
-// BenchmarkBeginCommit is the bot's per-update store cost: two round trips, each chat touched
-// by one goroutine at a time as the bot does.
-func BenchmarkBeginCommit(b *testing.B) {
-	s := mustOpen(b, redisstore.Options{})
-	state := []byte(`{"flow":"apps","step":3,"lang":"kk","page":1}`)
-	var chats, updates atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		chat := chats.Add(1)
-		for pb.Next() {
-			upd := updates.Add(1)
-			tr, err := s.Begin(ctx, chat, upd)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if err := s.Commit(ctx, chat, upd, tr, state); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+// TestReplay: go-redis retries a command whose connection broke before the reply came back,
+// though Redis may already have run it. Both hot-path scripts must give the same answer again.
+func TestReplay(t *testing.T) {
+	s := mustOpen(t, redisstore.Options{})
+	ctx := t.Context()
+	const chat = 12
+	mustCommit(t, s, chat, 1, mustBegin(t, s, chat, 1), []byte("one"))
+
+	tr := mustBegin(t, s, chat, 2)
+	again, err := s.ReplayBegin(ctx, chat, 2, tr)
+	if err != nil {
+		t.Fatalf("replayed Begin: %v, want the same turn", err)
+	}
+	if string(again.State) != "one" || again.Version != tr.Version {
+		t.Fatalf("replayed Begin = %q v%d, want %q v%d", again.State, again.Version, tr.State, tr.Version)
+	}
+	mustCommit(t, s, chat, 2, tr, []byte("two"))
+	if err := s.Commit(ctx, chat, 2, tr, []byte("two")); err != nil {
+		t.Fatalf("replayed Commit: %v, want nil", err)
+	}
+	wantState(t, s, chat, "two", false, 2) // written once
+
+	// Once another turn has committed, the old one is stale for good.
+	mustCommit(t, s, chat, 3, mustBegin(t, s, chat, 3), nil)
+	if err := s.Commit(ctx, chat, 2, tr, []byte("two")); !errors.Is(err, redisstore.ErrStale) {
+		t.Fatalf("late replay of Commit: %v, want ErrStale", err)
+	}
+	wantState(t, s, chat, "", true, 3)
 }
