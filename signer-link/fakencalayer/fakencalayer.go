@@ -93,6 +93,7 @@ type Server struct {
 	wg     sync.WaitGroup // the serve loop, the context watcher and every connection
 	once   sync.Once
 	err    error
+	done   chan struct{} // closed when Close has finished
 }
 
 // Start listens and serves until ctx is cancelled or Close is called.
@@ -105,7 +106,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake NCALayer: listen: %w", err)
 	}
-	s := &Server{opts: opts, ln: ln, log: opts.Logger, requests: make(chan Request, 64)}
+	s := &Server{opts: opts, ln: ln, log: opts.Logger, requests: make(chan Request, 64), done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -151,9 +152,14 @@ func (s *Server) Close() error {
 		defer cancel()
 		s.err = s.srv.Shutdown(ctx)
 		s.wg.Wait()
+		close(s.done)
 	})
 	return s.err
 }
+
+// Done is closed once the server has stopped (Close returned, or the context given to Start
+// was cancelled and the shutdown finished).
+func (s *Server) Done() <-chan struct{} { return s.done }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// NCALayer accepts any origin: every web page that signs talks to it.
