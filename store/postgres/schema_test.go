@@ -13,7 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/kezekbot/kezekbot"
+	"github.com/pressly/goose/v3"
 )
 
 func TestMigrate(t *testing.T) {
@@ -32,6 +34,35 @@ func TestMigrate(t *testing.T) {
 			if err := db.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 				t.Errorf("table %s: %v", table, err)
 			}
+		}
+	})
+	t.Run("DownAndUp", func(t *testing.T) {
+		// The Down sections must undo everything, so that a bad release can be rolled back.
+		db, _ := MustOpenDB(t)
+		sqlDB := stdlib.OpenDBFromPool(db.Pool())
+		defer sqlDB.Close()
+		p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(t.Context(), 0); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		var left []string
+		rows, err := db.Pool().Query(t.Context(), `SELECT c.relname || ':' || c.relkind::text FROM pg_class c
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relname NOT LIKE 'goose%'
+			UNION ALL SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 0 {
+			t.Errorf("left after down: %v", left)
+		}
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatalf("up again: %v", err)
 		}
 	})
 	t.Run("Again", func(t *testing.T) {

@@ -253,11 +253,12 @@ DROP TABLE telegram_bindings;
 DROP TABLE documents;
 DROP TABLE application_history;
 DROP TABLE referrals;
-DROP FUNCTION check_application_referrals();
 DROP TABLE applications;
-DROP FUNCTION applications_set_queue_year();
 DROP TABLE children;
 DROP TABLE applicants;
 DROP TABLE kindergartens;
+-- Functions last: the tables' triggers and CHECKs depend on them.
+DROP FUNCTION check_application_referrals();
+DROP FUNCTION applications_set_queue_year();
 DROP FUNCTION iin_valid(text);
 DROP FUNCTION iin_check_digit(text);
