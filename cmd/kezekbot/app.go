@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kezekbot/kezekbot"
+	"github.com/kezekbot/kezekbot/bot"
+	"github.com/kezekbot/kezekbot/bot/render"
+	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/i18n"
+	"github.com/kezekbot/kezekbot/metrics"
+	signerlink "github.com/kezekbot/kezekbot/signer-link"
+	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
+	"github.com/kezekbot/kezekbot/store/postgres"
+	redisstore "github.com/kezekbot/kezekbot/store/redis"
+)
+
+// appOptions are what serve and sandbox differ in.
+type appOptions struct {
+	cfg *Config
+	log *slog.Logger
+	// trust replaces KEZEKBOT_TRUST_DIR (the sandbox trusts its own test CA, and only it).
+	trust *xmlsig.TrustStore
+	// ncaLayerURL replaces the real wss://127.0.0.1:13579 (the sandbox's fake NCALayer).
+	ncaLayerURL string
+	// routes mounts extra handlers (the sandbox's chat page and fake Bot API).
+	routes func(mux *http.ServeMux)
+}
+
+// app is one running kezekbot: stores, the bot, the signing pages and the HTTP server. It is
+// built by newApp, run by run, and released by close.
+type app struct {
+	cfg     *Config
+	log     *slog.Logger
+	db      *postgres.DB
+	rdb     *redisstore.Store
+	sender  *bot.Sender
+	intake  *bot.Intake
+	handler bot.Handler // the intake with metrics around it
+	signer  *signerlink.Service
+	metrics *metrics.Metrics
+	reg     *prometheus.Registry
+	mux     *http.ServeMux
+}
+
+func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
+	cfg := o.cfg
+	a := &app{cfg: cfg, log: o.log, mux: http.NewServeMux()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = metrics.New(a.reg)
+
+	if a.db, err = postgres.Open(ctx, string(cfg.DatabaseURL)); err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	if cfg.Migrate {
+		if err := a.db.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if a.rdb, err = redisstore.Open(ctx, string(cfg.RedisURL), redisstore.Options{StateTTL: cfg.StateTTL}); err != nil {
+		return nil, fmt.Errorf("open Redis: %w", err)
+	}
+
+	trust := o.trust
+	if trust == nil {
+		if trust, err = xmlsig.LoadTrustDir(cfg.TrustDir); err != nil {
+			return nil, fmt.Errorf("load trust dir: %w", err)
+		}
+		for _, s := range trust.Skipped {
+			a.log.Warn("trust dir: certificate skipped", "file", s.File, "err", s.Err)
+		}
+	}
+	verifier, err := xmlsig.NewVerifier(trust)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	keys, random, err := cfg.linkKeys()
+	if err != nil {
+		return nil, err
+	}
+	if random {
+		a.log.Warn("KEZEKBOT_LINK_KEYS is not set: signing links use a random key and die with this process")
+	}
+
+	cat, err := i18n.New()
+	if err != nil {
+		return nil, fmt.Errorf("message catalogs: %w", err)
+	}
+	unreachable := func(chatID int64, reason string) {
+		// A blocked parent is skipped by broadcasts from now on; the reason is Telegram's text.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.db.MarkUnreachable(ctx, chatID, reason); err != nil {
+			a.log.Warn("mark chat unreachable", "chat", chatID, "err", err)
+		}
+	}
+	a.sender, err = bot.NewSender(string(cfg.Token), bot.SenderOptions{
+		APIURL:        cfg.APIURL,
+		HTTPClient:    &http.Client{Transport: &apiMetrics{next: bot.NewTransport(), m: a.metrics}},
+		OnUnreachable: unreachable,
+		Log:           a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("telegram sender: %w", err)
+	}
+
+	// The signer resumes dialogs through the intake, and the dialog asks the signer for links:
+	// the cycle is closed after both exist.
+	resume := &lateResumer{}
+	a.signer, err = signerlink.New(signerlink.Config{
+		PublicURL:   cfg.PublicURL,
+		Keys:        keys,
+		TTL:         cfg.LinkTTL,
+		NCALayerURL: o.ncaLayerURL,
+		Links:       a.rdb,
+		Store:       revocationMetrics{Store: a.db, m: a.metrics},
+		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
+		Resumer:     resume,
+		Logger:      a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signer-link: %w", err)
+	}
+	machine := &flows.Machine{Data: a.db, Links: a.signer}
+	a.intake, err = bot.NewIntake(bot.IntakeOptions{
+		Steps:         stateMetrics{s: machine, m: a.metrics},
+		Render:        bot.RenderAdapter{R: render.New(cat)},
+		Turns:         a.rdb,
+		Send:          a.sender,
+		MaxConcurrent: cfg.Concurrency,
+		OnUnreachable: unreachable,
+		Log:           a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("intake: %w", err)
+	}
+	resume.set(a.intake)
+	a.handler = updateMetrics{h: a.intake, m: a.metrics}
+
+	a.routes(o.routes)
+	return a, nil
+}
+
+func (a *app) routes(extra func(*http.ServeMux)) {
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	a.mux.Handle("GET /metrics", a.metrics.Handler())
+	a.mux.Handle("/s/", a.signer.Handler())
+	if a.cfg.Mode == "webhook" {
+		a.mux.Handle("POST "+a.cfg.WebhookPath, bot.NewWebhook(a.handler, string(a.cfg.WebhookSecret), bot.DefaultMaxBody, a.log))
+	}
+	if extra != nil {
+		extra(a.mux)
+	}
+}
+
+// ready answers 200 only when both stores answer, so that a load balancer sends no webhook to
+// a replica that could not handle it.
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var failed []string
+	if err := a.db.Ping(ctx); err != nil {
+		failed = append(failed, "postgres")
+	}
+	if err := a.rdb.Ping(ctx); err != nil {
+		failed = append(failed, "redis")
+	}
+	if len(failed) > 0 {
+		http.Error(w, "not ready: "+strings.Join(failed, ", ")+" not answering", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// run serves HTTP and, in polling mode, polls Telegram, until ctx is done; then it stops
+// taking updates, lets the ones in flight finish (up to ShutdownGrace) and returns.
+func (a *app) run(ctx context.Context, ln net.Listener, background ...func(context.Context) error) error {
+	srv := &http.Server{
+		Handler:           a.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2+len(background))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	if a.cfg.Mode == "polling" {
+		p := bot.NewPoller(a.sender, a.handler, bot.PollerOptions{
+			AllowedUpdates: allowedUpdates,
+			Log:            a.log,
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The poller gets the outer ctx: on SIGTERM it stops asking for updates and returns
+			// once the batch in hand is handled and confirmed.
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("polling: %w", err)
+			}
+		}()
+	}
+	for _, bg := range background {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := bg(workCtx); err != nil && workCtx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	a.log.Info("kezekbot serving", "addr", ln.Addr().String(), "mode", a.cfg.Mode, "public_url", a.cfg.PublicURL)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("shutting down: finishing the updates in flight", "grace", a.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	// Shutdown waits for webhook requests in flight: they answer only after handling.
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("http shutdown", "err", err)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutCtx.Done():
+		a.log.Warn("shutdown grace ran out before every worker stopped")
+	}
+	return runErr
+}
+
+func (a *app) close() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+// allowedUpdates are the update types the bot handles; the rest are not worth Telegram's
+// bandwidth.
+var allowedUpdates = []string{"message", "edited_message", "callback_query", "my_chat_member"}
+
+// lateResumer lets the signer report to the intake that is built after it.
+type lateResumer struct {
+	mu sync.RWMutex
+	in signerlink.Resumer
+}
+
+func (l *lateResumer) set(in signerlink.Resumer) {
+	l.mu.Lock()
+	l.in = in
+	l.mu.Unlock()
+}
+
+func (l *lateResumer) Inject(ctx context.Context, chatID int64, ev flows.Event) error {
+	l.mu.RLock()
+	in := l.in
+	l.mu.RUnlock()
+	if in == nil {
+		return errors.New("resume dialog: the bot is not running yet")
+	}
+	return in.Inject(ctx, chatID, ev)
+}
+
+// The wrappers below put metrics around the pieces without teaching those pieces about
+// Prometheus.
+
+type updateMetrics struct {
+	h bot.Handler
+	m *metrics.Metrics
+}
+
+func (u updateMetrics) Handle(ctx context.Context, upd *models.Update) error {
+	kind := updateKind(upd)
+	u.m.UpdateReceived(kind)
+	start := time.Now()
+	err := u.h.Handle(ctx, upd)
+	u.m.UpdateHandled(kind, time.Since(start), err)
+	return err
+}
+
+func updateKind(u *models.Update) string {
+	switch {
+	case u.Message != nil:
+		return "message"
+	case u.EditedMessage != nil:
+		return "edited_message"
+	case u.CallbackQuery != nil:
+		return "callback_query"
+	case u.MyChatMember != nil:
+		return "my_chat_member"
+	}
+	return "other"
+}
+
+type stateMetrics struct {
+	s bot.Stepper
+	m *metrics.Metrics
+}
+
+func (s stateMetrics) Step(ctx context.Context, chatID int64, st flows.State, ev flows.Event) (flows.State, []flows.Effect, error) {
+	next, eff, err := s.s.Step(ctx, chatID, st, ev)
+	if next.Name != st.Name {
+		s.m.StateEntered(string(next.Name))
+	}
+	return next, eff, err
+}
+
+type signatureMetrics struct {
+	v signerlink.Verifier
+	m *metrics.Metrics
+}
+
+func (s signatureMetrics) Verify(ctx context.Context, doc []byte, p xmlsig.Policy) (*xmlsig.Result, error) {
+	r, err := s.v.Verify(ctx, doc, p)
+	if err != nil {
+		s.m.Signature("rejected", string(xmlsig.ReasonOf(err)))
+	} else {
+		s.m.Signature("verified", "none")
+	}
+	return r, err
+}
+
+type revocationMetrics struct {
+	signerlink.Store
+	m *metrics.Metrics
+}
+
+func (r revocationMetrics) RevokeReferral(ctx context.Context, req kezekbot.RevokeRequest) (kezekbot.RevokeResult, error) {
+	res, err := r.Store.RevokeReferral(ctx, req)
+	result := "revoked"
+	if err != nil {
+		result = kezekbot.ErrorCode(err)
+	}
+	r.m.Revocation(result)
+	return res, err
+}
+
+// apiMetrics counts Bot API calls by method and result as they leave the process.
+type apiMetrics struct {
+	next http.RoundTripper
+	m    *metrics.Metrics
+}
+
+func (t *apiMetrics) RoundTrip(r *http.Request) (*http.Response, error) {
+	method := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	resp, err := t.next.RoundTrip(r)
+	switch {
+	case err != nil:
+		t.m.APICall(method, "network_error")
+	case resp.StatusCode == http.StatusOK:
+		t.m.APICall(method, "ok")
+	default:
+		t.m.APICall(method, strconv.Itoa(resp.StatusCode))
+	}
+	return resp, err
+}
