@@ -61,7 +61,10 @@ type Options struct {
 	// Auth and Sign are the parent's two keys. A request for a usage whose key is nil is
 	// answered as a cancel (the parent has no such key).
 	Auth, Sign *xmlsigtest.Person
-	Mode       Mode
+	// KeysFor, when set, picks the keys for each document instead of Auth and Sign: the
+	// sandbox holds several demo parents and signs as the one the document was issued to.
+	KeysFor func(doc string) (auth, sign *xmlsigtest.Person)
+	Mode    Mode
 	// Addr to listen on; "127.0.0.1:0" (a free port) when empty. Keep it on loopback.
 	Addr   string
 	Logger *slog.Logger
@@ -271,7 +274,7 @@ func (s *Server) handle(msg []byte) (reply any, ok bool) {
 		if a.Format != "xml" {
 			return basicsError("INVOCATION_ERROR", "unsupported format "+a.Format), true
 		}
-		p := s.person(usage, mode)
+		p := s.person(usage, mode, data)
 		if p == nil {
 			return map[string]any{"status": true, "body": map[string]any{}}, true
 		}
@@ -300,7 +303,7 @@ func (s *Server) handle(msg []byte) (reply any, ok bool) {
 		case Cancel:
 			return legacyError("action.canceled"), true
 		}
-		p := s.person(usage, mode)
+		p := s.person(usage, mode, args[2])
 		if p == nil {
 			return legacyError("action.canceled"), true
 		}
@@ -321,15 +324,19 @@ func (s *Server) handle(msg []byte) (reply any, ok bool) {
 
 // person picks the key the "parent" chooses: the requested one, or the other in WrongKey
 // mode. A request that names no usage gets the SIGN key, as most parents would pick.
-func (s *Server) person(u xmlsig.Usage, mode Mode) *xmlsigtest.Person {
+func (s *Server) person(u xmlsig.Usage, mode Mode, doc string) *xmlsigtest.Person {
 	auth := u&xmlsig.UsageAuth != 0 && u&xmlsig.UsageSign == 0
 	if mode == WrongKey {
 		auth = !auth
 	}
-	if auth {
-		return s.opts.Auth
+	a, sg := s.opts.Auth, s.opts.Sign
+	if s.opts.KeysFor != nil {
+		a, sg = s.opts.KeysFor(doc)
 	}
-	return s.opts.Sign
+	if auth {
+		return a
+	}
+	return sg
 }
 
 func (s *Server) record(r Request) {
