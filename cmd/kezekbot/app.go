@@ -216,7 +216,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, background ...func(conte
 	}()
 	if a.cfg.Mode == "polling" {
 		p := bot.NewPoller(a.sender, a.handler, bot.PollerOptions{
-			AllowedUpdates: allowedUpdates,
+			AllowedUpdates: webhookAllowedUpdates,
 			Log:            a.log,
 		})
 		wg.Add(1)
@@ -271,10 +271,6 @@ func (a *app) close() {
 		a.db.Close()
 	}
 }
-
-// allowedUpdates are the update types the bot handles; the rest are not worth Telegram's
-// bandwidth.
-var allowedUpdates = []string{"message", "edited_message", "callback_query", "my_chat_member"}
 
 // lateResumer lets the signer report to the intake that is built after it.
 type lateResumer struct {
