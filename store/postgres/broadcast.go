@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -263,7 +262,9 @@ func (db *DB) ClaimProgress(ctx context.Context, every time.Duration) ([]Progres
 			ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
 		UPDATE broadcasts b SET progress_at = now(), progress_done = b.sent + b.failed + b.blocked, progress_drawn = b.state
 		FROM due WHERE b.id = due.id
-		RETURNING `+prefixed("b.", broadcastColumns)+`, due.prev_at, due.prev_done, now()`, every.Milliseconds())
+		RETURNING b.id, b.created_at, coalesce(b.created_by, 0), b.source, b.audience, b.text_kk, b.text_ru, b.paid,
+			b.state, b.total, b.sent, b.failed, b.blocked, b.finished_at, coalesce(b.progress_chat_id, 0),
+			coalesce(b.progress_message_id, 0), due.prev_at, due.prev_done, now()`, every.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim progress: %w", dbError(err, "broadcasts"))
 	}
@@ -285,20 +286,6 @@ func (db *DB) ClaimProgress(ctx context.Context, every time.Duration) ([]Progres
 		return nil, fmt.Errorf("claim progress: %w", dbError(err, "broadcasts"))
 	}
 	return out, nil
-}
-
-// prefixed qualifies broadcastColumns with a table alias (the RETURNING of an UPDATE … FROM
-// would otherwise be ambiguous for id).
-func prefixed(alias, cols string) string {
-	cols = strings.Join(strings.Fields(cols), " ")
-	cols = strings.ReplaceAll(cols, "coalesce(", "coalesce("+alias)
-	parts := strings.Split(cols, ", ")
-	for i, p := range parts {
-		if !strings.HasPrefix(p, "coalesce(") && p != "0)" {
-			parts[i] = alias + p
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // MarkUnreachable records that a chat cannot be messaged (reason: blocked, deactivated,

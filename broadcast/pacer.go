@@ -1,0 +1,181 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Pacer decides when the next message may go, for every replica at once.
+type Pacer interface {
+	// Reserve books a send slot for chatID. ok=false means nothing was booked: try again
+	// after wait (the chat or the whole bot is busy or paused). ok=true means the slot is
+	// booked wait from now; send then.
+	Reserve(ctx context.Context, chatID int64, paid bool) (wait time.Duration, ok bool, err error)
+	// Pause stops every sender of every replica for d (a 429's retry_after).
+	Pause(ctx context.Context, d time.Duration) error
+}
+
+// Limits are Telegram's limits as the pacer applies them.
+type Limits struct {
+	// Global is the bulk rate, messages per second over the bot; default 30.
+	Global float64
+	// Paid is the rate for paid broadcasts (allow_paid_broadcast); default and maximum 1000.
+	Paid float64
+	// PerChat is the rate to one private chat; default 1.
+	PerChat float64
+	// PerGroup is the rate to one group (chat id < 0); default 20 per minute.
+	PerGroup float64
+	// Margin paces this fraction under each rate, default 0.01: slots exactly 1/rate apart
+	// put the (n+1)-th message exactly one second after the first, and any network jitter
+	// then shows Telegram n+1 in a second.
+	Margin float64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Global <= 0 {
+		l.Global = 30
+	}
+	if l.Paid <= 0 || l.Paid > 1000 {
+		l.Paid = 1000
+	}
+	if l.PerChat <= 0 {
+		l.PerChat = 1
+	}
+	if l.PerGroup <= 0 {
+		l.PerGroup = 20.0 / 60
+	}
+	if l.Margin <= 0 || l.Margin >= 0.5 {
+		l.Margin = 0.01
+	}
+	return l
+}
+
+// interval is the spacing, in microseconds, that paces rate with the margin.
+func (l Limits) interval(rate float64) int64 {
+	return int64(1e6 / (rate * (1 - l.Margin)))
+}
+
+// RedisPacer is a Pacer shared through Redis: GCRA with no burst on three keys (the bot, the
+// chat, the group), checked and booked in one script run so that one send costs one round
+// trip, and a shared pause key that a 429 sets. Time is the Redis server's, so replicas with
+// skewed clocks agree.
+//
+// It books a slot at most Horizon ahead: a sender sleeps until its slot, which keeps the
+// send rate exact without anyone polling, while a 429 stops at most Horizon of booked sends.
+type RedisPacer struct {
+	c       redis.Scripter
+	prefix  string
+	l       Limits
+	horizon int64 // µs
+	global  string
+	pause   string
+	// boxed script arguments, fixed for the pacer's life
+	gArg, pArg, cArg, grArg, hArg string
+}
+
+// NewRedisPacer returns a pacer keyed under prefix (e.g. "kz:bc:"); every replica of one bot
+// must use the same prefix and limits. horizon ≤ 0 takes 250ms.
+func NewRedisPacer(c redis.Scripter, prefix string, l Limits, horizon time.Duration) *RedisPacer {
+	l = l.withDefaults()
+	if horizon <= 0 {
+		horizon = 250 * time.Millisecond
+	}
+	return &RedisPacer{
+		c: c, prefix: prefix, l: l, horizon: horizon.Microseconds(),
+		global: prefix + "g", pause: prefix + "pause",
+		gArg:  strconv.FormatInt(l.interval(l.Global), 10),
+		pArg:  strconv.FormatInt(l.interval(l.Paid), 10),
+		cArg:  strconv.FormatInt(l.interval(l.PerChat), 10),
+		grArg: strconv.FormatInt(l.interval(l.PerGroup), 10),
+		hArg:  strconv.FormatInt(horizon.Microseconds(), 10),
+	}
+}
+
+// Limits returns the effective limits.
+func (p *RedisPacer) Limits() Limits { return p.l }
+
+// reserveScript: KEYS pause, global, chat[, group]. ARGV global interval µs, chat interval µs,
+// group interval µs, horizon µs. Reply {0, wait µs} booked, {1, wait µs} not booked.
+// A busy chat must not book the global key: the slot would be the chat's, far ahead, and
+// every other chat would wait behind it.
+var reserveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = tonumber(ARGV[4])
+local pz = tonumber(redis.call('GET', KEYS[1]) or '0')
+if pz > now then return {1, pz - now} end
+local c = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
+if c - now > h then return {1, c - now - h} end
+local gr = now
+if #KEYS > 3 then
+  gr = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now)
+  if gr - now > h then return {1, gr - now - h} end
+end
+local g = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now)
+local slot = math.max(g, c, gr)
+if slot - now > h then return {1, slot - now - h} end
+local function book(k, iv)
+  local nt = slot + iv
+  redis.call('SET', k, string.format('%.0f', nt), 'PX', math.floor((nt - now) / 1000) + 1000)
+end
+book(KEYS[2], tonumber(ARGV[1]))
+book(KEYS[3], tonumber(ARGV[2]))
+if #KEYS > 3 then book(KEYS[4], tonumber(ARGV[3])) end
+return {0, slot - now}
+`)
+
+// pauseScript: KEYS pause. ARGV pause µs. Extends, never shortens, the pause.
+var pauseScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_ = now + tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > cur then
+  redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 0
+`)
+
+// Reserve implements Pacer.
+func (p *RedisPacer) Reserve(ctx context.Context, chatID int64, paid bool) (time.Duration, bool, error) {
+	chat := strconv.FormatInt(chatID, 10)
+	keys := []string{p.pause, p.global, p.prefix + "c:" + chat}
+	if chatID < 0 {
+		keys = append(keys, p.prefix+"gr:"+chat)
+	}
+	iv := p.gArg
+	if paid {
+		iv = p.pArg
+	}
+	r, err := reserveScript.Run(ctx, p.c, keys, iv, p.cArg, p.grArg, p.hArg).Int64Slice()
+	if err != nil {
+		return 0, false, fmt.Errorf("pacer reserve: %w", err)
+	}
+	if len(r) != 2 {
+		return 0, false, fmt.Errorf("pacer reserve: unexpected reply %v", r)
+	}
+	return time.Duration(r[1]) * time.Microsecond, r[0] == 0, nil
+}
+
+// Pause implements Pacer.
+func (p *RedisPacer) Pause(ctx context.Context, d time.Duration) error {
+	if err := pauseScript.Run(ctx, p.c, []string{p.pause}, d.Microseconds()).Err(); err != nil {
+		return fmt.Errorf("pacer pause: %w", err)
+	}
+	return nil
+}
+
+// PausedFor returns how long the shared pause still lasts.
+func (p *RedisPacer) PausedFor(ctx context.Context) (time.Duration, error) {
+	v, err := p.c.EvalRO(ctx, `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return math.max(0, tonumber(redis.call('GET', KEYS[1]) or '0') - now)`, []string{p.pause}).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("pacer paused: %w", err)
+	}
+	return time.Duration(v) * time.Microsecond, nil
+}
