@@ -240,8 +240,7 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.Need = t(lang, "page.need")
 	data.NoJS = t(lang, "page.nojs")
 	data.SignLabel = t(lang, "page.sign")
-	data.Expires = l.rec.Expires.In(s.loc).Format("15:04")
-	data.ExpiresLabel = t(lang, "page.field.expires")
+	data.Expires = t(lang, "page.expires", "time", l.rec.Expires.In(s.loc).Format("15:04"))
 	switch l.rec.Action {
 	case kezekbot.ActionBind:
 		data.Heading = t(lang, "page.heading.bind")
@@ -378,7 +377,7 @@ type pageData struct {
 	Need, NoJS, SignLabel  string
 	Consequence            string
 	Fields                 []field
-	Expires, ExpiresLabel  string
+	Expires                string
 	Messages               map[string]string
 	// Result pages.
 	OK      bool

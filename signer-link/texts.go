@@ -40,9 +40,9 @@ var texts = map[string]map[flows.Lang]string{
 		flows.Russian: "Причина",
 		flows.Kazakh:  "Себебі",
 	},
-	"page.field.expires": {
-		flows.Russian: "Ссылка действует до",
-		flows.Kazakh:  "Сілтеме жарамды мерзімі",
+	"page.expires": {
+		flows.Russian: "Ссылка действует до {time} (время Астаны).",
+		flows.Kazakh:  "Сілтеме {time} дейін жарамды (Астана уақыты).",
 	},
 	"page.consequence.revoke": {
 		flows.Russian: "После отзыва направление перестанет действовать, а заявление вернётся в очередь.",
