@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-telegram/bot/models"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/bot"
@@ -64,8 +63,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 			a.close()
 		}
 	}()
-	a.reg = prometheus.NewRegistry()
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg = metrics.NewRegistry()
 	a.metrics = metrics.New(a.reg)
 
 	if a.db, err = postgres.Open(ctx, string(cfg.DatabaseURL)); err != nil {
