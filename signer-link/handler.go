@@ -19,6 +19,7 @@ import (
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/i18n"
 )
 
 // MaxBodySize caps a POSTed signature. A signed request is ~4 KiB; NCALayer's certificate and
@@ -240,7 +241,7 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.Need = t(lang, "page.need")
 	data.NoJS = t(lang, "page.nojs")
 	data.SignLabel = t(lang, "page.sign")
-	data.Expires = t(lang, "page.expires", "time", l.rec.Expires.In(s.loc).Format("15:04"))
+	data.Expires = t(lang, "page.expires", "time", i18n.Clock(l.rec.Expires))
 	switch l.rec.Action {
 	case kezekbot.ActionBind:
 		data.Heading = t(lang, "page.heading.bind")
@@ -421,8 +422,7 @@ func (s *Service) message(lang flows.Lang, reason string, action kezekbot.Action
 		if refusal == nil || refusal.ClosedAt.IsZero() {
 			return t(lang, "err.window_closed.notime")
 		}
-		at := refusal.ClosedAt.In(s.loc)
-		return t(lang, o.Key, "date", at.Format("02.01.2006"), "time", at.Format("15:04"))
+		return t(lang, o.Key, "date", i18n.Date(string(lang), refusal.ClosedAt), "time", i18n.Clock(refusal.ClosedAt))
 	}
 	return t(lang, o.Key)
 }

@@ -69,13 +69,10 @@ type Config struct {
 	// NCALayerURL is the WebSocket the page's script talks to; DefaultNCALayerURL when empty.
 	// Tests and the sandbox point it at fakencalayer (ws://127.0.0.1:<port>).
 	NCALayerURL string
-	// Location for times shown to parents; Astana (UTC+5) when nil.
-	Location *time.Location
-
-	Links    LinkStore
-	Store    Store
-	Verifier Verifier
-	Resumer  Resumer
+	Links       LinkStore
+	Store       Store
+	Verifier    Verifier
+	Resumer     Resumer
 
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil. Tests pin it.
@@ -89,7 +86,6 @@ type Service struct {
 	keys     Keys
 	ttl      time.Duration
 	ncalayer string
-	loc      *time.Location
 	links    LinkStore
 	store    Store
 	verifier Verifier
@@ -117,7 +113,6 @@ func New(cfg Config) (*Service, error) {
 		keys:     cfg.Keys,
 		ttl:      cfg.TTL,
 		ncalayer: cfg.NCALayerURL,
-		loc:      cfg.Location,
 		links:    cfg.Links,
 		store:    cfg.Store,
 		verifier: cfg.Verifier,
@@ -136,9 +131,6 @@ func New(cfg Config) (*Service, error) {
 		strings.ContainsAny(s.ncalayer, " ;,'\"") {
 		// The URL goes into the CSP header verbatim; anything that could end a directive is out.
 		return nil, fmt.Errorf("signer-link: NCALayer URL must be a ws:// or wss:// URL")
-	}
-	if s.loc == nil {
-		s.loc = time.FixedZone("Astana", 5*60*60)
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -7,8 +7,9 @@ import (
 )
 
 // texts are the page's words in both languages. They are kept here rather than in the bot's
-// catalogue because the page ships with this package (templates, script) and must render even
-// when the bot's catalogue changes; TestTextsComplete keeps both languages in step.
+// catalogue (i18n/locales) because that catalogue belongs to the bot and has no way to add a
+// package's own keys; dates and times are formatted by i18n, so both speak alike.
+// TestTextsComplete keeps both languages in step.
 //
 // Placeholders are {name}; values are escaped by html/template when rendered.
 var texts = map[string]map[flows.Lang]string{
@@ -210,7 +211,7 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"err.window_closed": {
 		flows.Russian: "Отозвать направление уже нельзя: 24 часа с момента выдачи истекли {date} в {time}. Ничего не изменено.",
-		flows.Kazakh:  "Жолдаманы енді кері қайтаруға болмайды: берілген сәттен бастап 24 сағат {date} сағат {time}-да өтті. Ештеңе өзгертілмеді.",
+		flows.Kazakh:  "Жолдаманы енді кері қайтаруға болмайды: берілген сәттен бастап 24 сағат {date}, сағат {time} өтті. Ештеңе өзгертілмеді.",
 	},
 	"err.window_closed.notime": {
 		flows.Russian: "Отозвать направление уже нельзя: 24 часа с момента выдачи истекли. Ничего не изменено.",

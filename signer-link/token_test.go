@@ -360,8 +360,8 @@ func TestLangFromAcceptLanguage(t *testing.T) {
 }
 
 func TestTextPlaceholders(t *testing.T) {
-	got := t_(flows.Russian, "err.window_closed", "date", "15.03.2026", "time", "10:30")
-	if !strings.Contains(got, "15.03.2026 в 10:30") {
+	got := t_(flows.Russian, "err.window_closed", "date", "15 марта 2026", "time", "10:30")
+	if !strings.Contains(got, "15 марта 2026 в 10:30") {
 		t.Errorf("got %q", got)
 	}
 	if got := t_(flows.Russian, "no.such.key"); got != "no.such.key" {
