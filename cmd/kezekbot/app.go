@@ -37,6 +37,12 @@ type appOptions struct {
 	ncaLayerURL string
 	// routes mounts extra handlers (the sandbox's chat page and fake Bot API).
 	routes func(mux *http.ServeMux)
+	// now replaces the clock of the dialog, the store and the signing links, so that tests can
+	// let the 24-hour window close; nil means time.Now.
+	now func() time.Time
+	// redisPrefix replaces the default Redis key prefix, so that tests sharing a Redis
+	// database keep their keys apart; "" means the store's default.
+	redisPrefix string
 }
 
 // app is one running kezekbot: stores, the bot, the signing pages and the HTTP server. It is
@@ -69,12 +75,15 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	if a.db, err = postgres.Open(ctx, string(cfg.DatabaseURL)); err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
+	if o.now != nil {
+		a.db.Now = o.now
+	}
 	if cfg.Migrate {
 		if err := a.db.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
 	}
-	if a.rdb, err = redisstore.Open(ctx, string(cfg.RedisURL), redisstore.Options{StateTTL: cfg.StateTTL}); err != nil {
+	if a.rdb, err = redisstore.Open(ctx, string(cfg.RedisURL), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix}); err != nil {
 		return nil, fmt.Errorf("open Redis: %w", err)
 	}
 
@@ -134,11 +143,12 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
 		Resumer:     resume,
 		Logger:      a.log,
+		Now:         o.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signer-link: %w", err)
 	}
-	machine := &flows.Machine{Data: a.db, Links: a.signer}
+	machine := &flows.Machine{Data: a.db, Links: a.signer, Now: o.now}
 	a.intake, err = bot.NewIntake(bot.IntakeOptions{
 		Steps:         stateMetrics{s: machine, m: a.metrics},
 		Render:        bot.RenderAdapter{R: render.New(cat)},
