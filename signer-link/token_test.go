@@ -368,3 +368,28 @@ func TestTextPlaceholders(t *testing.T) {
 		t.Errorf("missing key → %q", got)
 	}
 }
+
+func BenchmarkParseToken(b *testing.B) {
+	ks := Keys{Current: testKey(2, 'c'), Accept: []Key{testKey(1, 'o')}}
+	tok, _ := ks.encodeToken(sampleClaims())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ks.parseToken(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuildDocument(b *testing.B) {
+	in := docInput{
+		Action: kezekbot.ActionRevoke, ChatID: 99, Lang: flows.Russian, IIN: kezekbot.MustParseIIN("900506401231"),
+		AppID: 5, AppNumber: "УО.2021.000005.1", RefID: 6, Kindergarten: "Ясли-сад «Болашақ»", Reason: "переезд",
+		Nonce: "n0nce", IssuedAt: time.Unix(1_800_000_000, 0), Expires: time.Unix(1_800_000_900, 0), Text: "текст",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := buildDocument(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
