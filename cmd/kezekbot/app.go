@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,6 +247,17 @@ func (a *app) run(ctx context.Context, ln net.Listener, background ...func(conte
 			}
 		}()
 	}
+	if a.cfg.PprofAddr != "" {
+		// Profiles are for operators measuring a replica; they get their own listener so the
+		// public port never serves them.
+		pp := &http.Server{Addr: a.cfg.PprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := pp.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Warn("pprof server", "err", err)
+			}
+		}()
+		defer pp.Close()
+	}
 	a.log.Info("kezekbot serving", "addr", ln.Addr().String(), "mode", a.cfg.Mode, "public_url", a.cfg.PublicURL)
 
 	var runErr error
@@ -278,6 +290,16 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
+}
+
+func pprofMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	return m
 }
 
 // lateResumer lets the signer report to the intake that is built after it.

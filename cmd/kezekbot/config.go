@@ -42,6 +42,7 @@ type Config struct {
 	LogLevel      string
 	Migrate       bool
 	ShutdownGrace time.Duration
+	PprofAddr     string
 }
 
 // secret is a string that does not print itself.
@@ -199,6 +200,16 @@ var configFields = []configField{
 			return fmt.Errorf("want debug, info, warn or error, got %q", v)
 		}
 		c.LogLevel = v
+		return nil
+	}},
+	{"KEZEKBOT_PPROF_ADDR", "pprof-addr", "", "if set, serve net/http/pprof on this separate address (keep it on loopback)", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("want host:port, got %q", v)
+		}
+		c.PprofAddr = v
 		return nil
 	}},
 	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
