@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kezekbot/kezekbot"
@@ -1153,18 +1154,43 @@ func (s *stepper) revokeFailed(ev Signed) {
 // ShortName shortens a full name for lists: the surname and the first name's initial,
 // «Иванов Алексей Петрович» → «Иванов А.». A single word is returned as it is.
 func ShortName(full string) string {
-	f := strings.Fields(full)
-	switch len(f) {
-	case 0:
-		return ""
-	case 1:
-		return f[0]
+	surname, initial := ShortNameParts(full)
+	if initial == "" {
+		return surname
 	}
-	r, _ := utf8.DecodeRuneInString(f[1])
-	if r == utf8.RuneError {
-		return f[0]
+	return surname + " " + initial + "."
+}
+
+// ShortNameParts returns the surname and the first name's initial letter of a full name, as
+// substrings of it (no allocation, for the list screen's hot path).
+func ShortNameParts(full string) (surname, initial string) {
+	i := skipSpace(full, 0)
+	start := i
+	for i < len(full) {
+		r, n := utf8.DecodeRuneInString(full[i:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		i += n
 	}
-	return f[0] + " " + string(r) + "."
+	surname = full[start:i]
+	if i = skipSpace(full, i); i < len(full) {
+		if r, n := utf8.DecodeRuneInString(full[i:]); r != utf8.RuneError {
+			initial = full[i : i+n]
+		}
+	}
+	return surname, initial
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	return i
 }
 
 // ReasonPreset is a ready «Причина снятия». The text goes into the signed document in the

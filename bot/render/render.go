@@ -42,11 +42,48 @@ type Message struct {
 
 // Renderer renders screens with one catalog. It is safe for concurrent use.
 type Renderer struct {
-	cat *i18n.Catalog
+	cat   *i18n.Catalog
+	langs map[string]*langTexts
+}
+
+// langTexts caches, for one language, the texts that take no arguments: escaped for HTML, and
+// the domain values' texts by value (status, benefit, referral state), so that the list
+// screen on the hot path does no key building and no template work.
+type langTexts struct {
+	esc      map[string]string // key → escaped text, for texts without arguments
+	status   map[kezekbot.Status]string
+	benefit  map[kezekbot.Benefit]string
+	refState map[kezekbot.ReferralState]string
 }
 
 // New returns a renderer over cat.
-func New(cat *i18n.Catalog) *Renderer { return &Renderer{cat: cat} }
+func New(cat *i18n.Catalog) *Renderer {
+	r := &Renderer{cat: cat, langs: map[string]*langTexts{}}
+	for _, l := range []string{"kk", "ru"} {
+		lt := &langTexts{
+			esc:      map[string]string{},
+			status:   map[kezekbot.Status]string{},
+			benefit:  map[kezekbot.Benefit]string{},
+			refState: map[kezekbot.ReferralState]string{},
+		}
+		for _, k := range cat.Keys() {
+			if cat.Has(l, k) && len(cat.Vars(l, k)) == 0 {
+				lt.esc[k] = html.EscapeString(cat.T(l, k, nil))
+			}
+		}
+		for _, v := range kezekbot.Statuses {
+			lt.status[v] = cat.T(l, "status."+string(v), nil)
+		}
+		for _, v := range kezekbot.Benefits {
+			lt.benefit[v] = cat.T(l, "benefit."+string(v), nil)
+		}
+		for _, v := range kezekbot.ReferralStates {
+			lt.refState[v] = cat.T(l, "referral."+string(v), nil)
+		}
+		r.langs[l] = lt
+	}
+	return r
+}
 
 // Text returns a catalog text for a callback answer: plain text, at most 200 characters.
 func (r *Renderer) Text(lang flows.Lang, key string, args map[string]any) string {
@@ -57,7 +94,8 @@ func (r *Renderer) Text(lang flows.Lang, key string, args map[string]any) string
 // Screen renders s.
 func (r *Renderer) Screen(s flows.Screen) Message {
 	w := &writer{r: r, lang: langOf(s.Lang), s: &s}
-	w.b.Grow(1024)
+	w.lt = r.langs[w.lang]
+	w.b.Grow(2048)
 	if s.Notice != "" {
 		w.raw("ℹ️ <i>")
 		w.text(s.Notice, r.args(w.lang, s.NoticeArgs))
@@ -111,9 +149,14 @@ func (r *Renderer) keyboard(lang string, s flows.Screen) *models.InlineKeyboardM
 	if len(s.Buttons) == 0 {
 		return nil
 	}
+	n := 0
+	for _, row := range s.Buttons {
+		n += len(row)
+	}
+	all := make([]models.InlineKeyboardButton, 0, n) // one backing array for every row
 	rows := make([][]models.InlineKeyboardButton, 0, len(s.Buttons))
 	for _, row := range s.Buttons {
-		out := make([]models.InlineKeyboardButton, 0, len(row))
+		start := len(all)
 		for _, b := range row {
 			label := b.Text
 			if label == "" {
@@ -137,10 +180,10 @@ func (r *Renderer) keyboard(lang string, s flows.Screen) *models.InlineKeyboardM
 			if strings.TrimSpace(kb.Text) == "" {
 				kb.Text = "•"
 			}
-			out = append(out, kb)
+			all = append(all, kb)
 		}
-		if len(out) > 0 {
-			rows = append(rows, out)
+		if len(all) > start {
+			rows = append(rows, all[start:len(all):len(all)])
 		}
 	}
 	if len(rows) == 0 {
@@ -195,6 +238,7 @@ func limitText(s string) string {
 
 type writer struct {
 	r    *Renderer
+	lt   *langTexts
 	lang string
 	s    *flows.Screen
 	b    strings.Builder
@@ -207,6 +251,12 @@ func (w *writer) esc(s string) { w.b.WriteString(html.EscapeString(clip(s, maxFi
 
 // text writes a catalog text, escaped.
 func (w *writer) text(key string, args map[string]any) {
+	if args == nil {
+		if t, ok := w.lt.esc[key]; ok {
+			w.b.WriteString(t)
+			return
+		}
+	}
 	w.b.WriteString(html.EscapeString(w.r.cat.T(w.lang, key, args)))
 }
 
@@ -244,15 +294,24 @@ func (w *writer) keyOr(key, fallback string) string {
 }
 
 func (w *writer) status(s kezekbot.Status) string {
-	return w.keyOr("status."+string(s), string(s))
+	if t, ok := w.lt.status[s]; ok {
+		return t
+	}
+	return string(s)
 }
 
 func (w *writer) benefit(b kezekbot.Benefit) string {
-	return w.keyOr("benefit."+string(b), string(b))
+	if t, ok := w.lt.benefit[b]; ok {
+		return t
+	}
+	return string(b)
 }
 
 func (w *writer) refState(s kezekbot.ReferralState) string {
-	return w.keyOr("referral."+string(s), string(s))
+	if t, ok := w.lt.refState[s]; ok {
+		return t
+	}
+	return string(s)
 }
 
 func (w *writer) screen() {
@@ -349,12 +408,18 @@ func (w *writer) list() {
 	pages := max(s.Pages, 1)
 	w.text("list.summary", map[string]any{"Total": s.Total, "Page": s.Page + 1, "Pages": pages})
 	w.raw("\n\n")
-	queue := html.EscapeString(w.t("list.queue"))
+	queue := w.lt.esc["list.queue"]
 	for _, a := range s.Apps {
 		w.raw("<b>")
 		w.esc(a.Number)
 		w.raw("</b> — ")
-		w.esc(flows.ShortName(a.ChildName))
+		surname, initial := flows.ShortNameParts(a.ChildName)
+		w.esc(surname)
+		if initial != "" {
+			w.raw(" ")
+			w.esc(initial)
+			w.raw(".")
+		}
 		w.raw("\n")
 		w.raw(queue)
 		w.b.WriteString(strconv.Itoa(a.QueueNumber))
