@@ -436,7 +436,7 @@ func (w *writer) appLine() {
 	if a := w.s.App; a != nil {
 		w.field("field.number", a.Number)
 		w.raw("<b>")
-		w.text("card.child", nil)
+		w.text("field.child", nil)
 		w.raw(":</b> ")
 		w.esc(flows.ShortName(a.ChildName))
 		w.nl()
