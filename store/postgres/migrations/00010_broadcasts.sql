@@ -122,7 +122,15 @@ CREATE TABLE notify_queue_marks (
     at             timestamptz NOT NULL
 );
 
+-- Referrals whose "window closing" reminder was scheduled: the scheduler's INSERT … ON
+-- CONFLICT DO NOTHING into this table is what makes it run once per referral across replicas.
+CREATE TABLE notify_reminders (
+    referral_id bigint PRIMARY KEY,
+    at          timestamptz NOT NULL
+);
+
 -- +goose Down
+DROP TABLE notify_reminders;
 DROP TABLE notify_queue_marks;
 DROP TABLE notification_mutes;
 DROP TABLE notifications;
