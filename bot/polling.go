@@ -40,6 +40,8 @@ type Poller struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	offset int64
+	// afterBatch, when set (tests), is called after each batch is handled.
+	afterBatch func()
 }
 
 // NewPoller returns a Poller that hands updates to in.
@@ -107,7 +109,11 @@ func (p *Poller) Run(ctx context.Context) error {
 		if len(upds) == 0 {
 			continue
 		}
-		if err := p.handle(ctx, upds); err != nil {
+		err = p.handle(ctx, upds)
+		if p.afterBatch != nil {
+			p.afterBatch()
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

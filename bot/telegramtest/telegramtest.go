@@ -478,6 +478,19 @@ func (h *Handler) MessageText(chatID int64, msgID int) (string, bool) {
 	return m.text, ok
 }
 
+// LastMessage returns the newest message the bot sent to chatID that still exists: its id,
+// text and reply_markup JSON.
+func (h *Handler) LastMessage(chatID int64) (id int, text, markup string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id = h.lastMsg[chatID]
+	m, ok := h.msgs[chatID][id]
+	if !ok {
+		return 0, "", "", false
+	}
+	return id, m.text, m.markup, true
+}
+
 // Reset forgets calls, queued updates, messages, failures, blocks and the webhook.
 func (h *Handler) Reset() {
 	h.mu.Lock()
