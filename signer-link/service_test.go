@@ -660,3 +660,46 @@ func readAll(t *testing.T, resp *http.Response) string {
 	}
 	return buf.String()
 }
+
+// TestConcurrentPosts: two tabs post the same signature at once; exactly one revokes.
+func TestConcurrentPosts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.parent(time.Hour)
+	link := e.issueRevoke(p, flows.Russian)
+	b := e.browser()
+	b.open(link.URL)
+	signed := e.sign(b.document(), p.Sign)
+
+	const n = 4
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			results <- b.post(signed)
+		}()
+	}
+	close(start)
+	var ok, used int
+	for range n {
+		select {
+		case r := <-results:
+			switch {
+			case r.Status == http.StatusOK && r.Reason == "ok":
+				ok++
+			case r.Status == http.StatusNotFound && r.Reason == "link_used":
+				used++
+			default:
+				t.Errorf("unexpected answer %d %q", r.Status, r.Reason)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a POST did not finish in 30s")
+		}
+	}
+	if ok != 1 || used != n-1 {
+		t.Fatalf("%d accepted, %d refused as used; want 1 and %d", ok, used, n-1)
+	}
+	e.res.next(t)
+	e.res.none(t)
+}
