@@ -194,6 +194,25 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("NCALayerSilent", func(t *testing.T) {
+		fake.SetMode(fakencalayer.Silent)
+		defer fake.SetMode(fakencalayer.Sign)
+		svc := e.newService(func(c *signerlink.Config) {
+			c.NCALayerURL = fake.URL()
+			c.SignTimeout = 2 * time.Second
+		})
+		e.mount(svc)
+		defer e.mount(e.svc)
+		link, err := svc.Issue(context.Background(), flows.SignRequest{ChatID: p.ChatID, Action: kezekbot.ActionBind, Lang: flows.Russian})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outcome, status := run(t, link.URL); outcome != "timeout" || !strings.Contains(status, "не ответил вовремя") {
+			t.Errorf("outcome %q, status %q", outcome, status)
+		}
+		e.res.none(t)
+	})
+
 	t.Run("NCALayerNotRunning", func(t *testing.T) {
 		// A port nobody listens on: take one and release it.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -235,6 +235,7 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.Action = string(l.rec.Action)
 	data.CSRF = csrf
 	data.NCALayer = s.ncalayer
+	data.TimeoutMS = s.signWait.Milliseconds()
 	data.DocURL = s.cookiePath(token) + "/document"
 	data.PostURL = s.cookiePath(token)
 	data.Lead = t(lang, "page.lead")
@@ -372,6 +373,7 @@ type pageData struct {
 	Sign                   bool // the signing page (else a result page)
 	Action                 string
 	CSRF, NCALayer         string
+	TimeoutMS              int64
 	DocURL, PostURL        string
 	InstallURL             string
 	Lead, Summary, KeyHint string

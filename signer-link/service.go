@@ -25,6 +25,9 @@ const DefaultTTL = 15 * time.Minute
 // DefaultNCALayerURL is where NCALayer listens on the parent's computer.
 const DefaultNCALayerURL = "wss://127.0.0.1:13579"
 
+// DefaultSignTimeout is how long the page waits for NCALayer's answer.
+const DefaultSignTimeout = 120 * time.Second
+
 // LinkStore keeps the link records (store/redis implements it). A nonce that is missing,
 // expired, replaced or consumed is an error whose kezekbot code is ENOTFOUND.
 type LinkStore interface {
@@ -69,6 +72,9 @@ type Config struct {
 	// NCALayerURL is the WebSocket the page's script talks to; DefaultNCALayerURL when empty.
 	// Tests and the sandbox point it at fakencalayer (ws://127.0.0.1:<port>).
 	NCALayerURL string
+	// SignTimeout is how long the page waits for NCALayer (the parent finds the key file and
+	// types the password meanwhile); DefaultSignTimeout when zero.
+	SignTimeout time.Duration
 	Links       LinkStore
 	Store       Store
 	Verifier    Verifier
@@ -86,6 +92,7 @@ type Service struct {
 	keys     Keys
 	ttl      time.Duration
 	ncalayer string
+	signWait time.Duration
 	links    LinkStore
 	store    Store
 	verifier Verifier
@@ -113,6 +120,7 @@ func New(cfg Config) (*Service, error) {
 		keys:     cfg.Keys,
 		ttl:      cfg.TTL,
 		ncalayer: cfg.NCALayerURL,
+		signWait: cfg.SignTimeout,
 		links:    cfg.Links,
 		store:    cfg.Store,
 		verifier: cfg.Verifier,
@@ -122,6 +130,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
+	}
+	if s.signWait <= 0 {
+		s.signWait = DefaultSignTimeout
 	}
 	if s.ncalayer == "" {
 		s.ncalayer = DefaultNCALayerURL

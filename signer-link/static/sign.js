@@ -13,7 +13,8 @@
   var statusEl = document.getElementById('status');
   var backEl = document.getElementById('back');
 
-  var TIMEOUT_MS = 120000; // the parent needs time to find the key file and type the password
+  // The parent needs time to find the key file and type the password; the server says how long.
+  var TIMEOUT_MS = parseInt(d.timeout, 10) > 0 ? parseInt(d.timeout, 10) : 120000;
   var HELLO_MS = 3000; // some NCALayer builds never greet; after this, speak first
   var EKU_AUTH = '1.3.6.1.5.5.7.3.2';
   var EKU_SIGN = '1.3.6.1.5.5.7.3.4';
