@@ -248,6 +248,7 @@ type ProgressDue struct {
 	PrevAt   time.Time // when progress was drawn last; CreatedAt the first time
 	PrevDone int
 	Now      time.Time // the database's clock
+	Lang     string    // the language of the staff member who started it (ru by default)
 }
 
 // ClaimProgress returns the broadcasts whose progress message is due: running ones not drawn
@@ -264,7 +265,8 @@ func (db *DB) ClaimProgress(ctx context.Context, every time.Duration) ([]Progres
 		FROM due WHERE b.id = due.id
 		RETURNING b.id, b.created_at, coalesce(b.created_by, 0), b.source, b.audience, b.text_kk, b.text_ru, b.paid,
 			b.state, b.total, b.sent, b.failed, b.blocked, b.finished_at, coalesce(b.progress_chat_id, 0),
-			coalesce(b.progress_message_id, 0), due.prev_at, due.prev_done, now()`, every.Milliseconds())
+			coalesce(b.progress_message_id, 0), due.prev_at, due.prev_done, now(),
+			coalesce((SELECT s.lang FROM staff s WHERE s.user_id = b.created_by), 'ru')`, every.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim progress: %w", dbError(err, "broadcasts"))
 	}
@@ -273,7 +275,7 @@ func (db *DB) ClaimProgress(ctx context.Context, every time.Duration) ([]Progres
 		var aud []byte
 		var fin *time.Time
 		err := r.Scan(&p.ID, &p.CreatedAt, &p.CreatedBy, &p.Source, &aud, &p.TextKK, &p.TextRU, &p.Paid, &p.State,
-			&p.Total, &p.Sent, &p.Failed, &p.Blocked, &fin, &p.ProgressChatID, &p.ProgressMessageID, &p.PrevAt, &p.PrevDone, &p.Now)
+			&p.Total, &p.Sent, &p.Failed, &p.Blocked, &fin, &p.ProgressChatID, &p.ProgressMessageID, &p.PrevAt, &p.PrevDone, &p.Now, &p.Lang)
 		if fin != nil {
 			p.FinishedAt = *fin
 		}

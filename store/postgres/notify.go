@@ -106,12 +106,12 @@ func (db *DB) ConsumeOutbox(ctx context.Context, n int, render func(NotifyContex
 			return fmt.Errorf("claim outbox: %w", err)
 		}
 		type row struct {
-			id       int64
-			kind     string
-			chat     int64
-			iin      string
-			payload  []byte
-			created  time.Time
+			id      int64
+			kind    string
+			chat    int64
+			iin     string
+			payload []byte
+			created time.Time
 		}
 		events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
