@@ -61,6 +61,16 @@ type Resumer interface {
 	Inject(ctx context.Context, chatID int64, ev flows.Event) error
 }
 
+// ResumerFunc adapts a func to Resumer. The bot's intake needs the Service (as flows.Links)
+// and the Service needs the intake, so the binary can break the cycle with a func that calls
+// an intake assigned after New.
+type ResumerFunc func(ctx context.Context, chatID int64, ev flows.Event) error
+
+// Inject calls f.
+func (f ResumerFunc) Inject(ctx context.Context, chatID int64, ev flows.Event) error {
+	return f(ctx, chatID, ev)
+}
+
 // Config is what the binary passes to New. PublicURL, Keys and the four dependencies are
 // required.
 type Config struct {

@@ -609,7 +609,8 @@ func TestIssueRefusals(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	ok := signerlink.Config{PublicURL: "https://kezekbot.example", Keys: signerlink.Keys{Current: key(1)},
-		Links: nopLinks{}, Store: nopStore{}, Verifier: nopVerifier{}, Resumer: newResumer()}
+		Links: nopLinks{}, Store: nopStore{}, Verifier: nopVerifier{},
+		Resumer: signerlink.ResumerFunc(func(context.Context, int64, flows.Event) error { return nil })}
 	if _, err := signerlink.New(ok); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
