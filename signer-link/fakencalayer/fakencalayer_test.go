@@ -249,3 +249,34 @@ func TestContextCancelStops(t *testing.T) {
 		t.Fatal("accepted a connection after stopping")
 	}
 }
+
+// TestKeysFor: the sandbox's fake signs each document as the parent it was issued to.
+func TestKeysFor(t *testing.T) {
+	ca, err := xmlsigtest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign, IIN: "900506400015"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ca.Verifier()
+	var asked string
+	s, err := fakencalayer.Start(t.Context(), fakencalayer.Options{KeysFor: func(d string) (auth, sign *xmlsigtest.Person) {
+		asked = d
+		return nil, other
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c := dial(t, s)
+	res, err := v.Verify(t.Context(), []byte(basicsResult(t, c.call(basics(fakencalayer.EKUSign)))), xmlsig.Policy{Usage: xmlsig.UsageSign})
+	if err != nil || res.IIN != "900506400015" || asked != doc {
+		t.Fatalf("signed as %v (%v), asked for %q", res, err, asked)
+	}
+	// No AUTH key for this parent: answered as a cancel.
+	if m := c.call(basics(fakencalayer.EKUAuth)); m["status"] != true || len(m["body"].(map[string]any)) != 0 {
+		t.Errorf("missing key → %v", m)
+	}
+}
