@@ -299,3 +299,26 @@ func (s *Service) Issue(ctx context.Context, req flows.SignRequest) (flows.Link,
 		Nonce:   nonce,
 	}, nil
 }
+
+// Cancel kills the chat's link with this nonce (flows.LinkCanceler): after «Отмена» on the
+// signing screen, the link in the chat must not work any more. A link already used, expired or
+// replaced is fine; a nonce of another chat is left alone.
+func (s *Service) Cancel(ctx context.Context, chatID int64, nonce string) error {
+	blob, err := s.links.Link(ctx, nonce)
+	if kezekbot.ErrorCode(err) == kezekbot.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cancel link %s: %w", nonceTag(nonce), err)
+	}
+	var rec record
+	if err := json.Unmarshal(blob, &rec); err != nil || rec.ChatID != chatID {
+		return kezekbot.Errorf(kezekbot.EFORBIDDEN, "cancel link %s: not a link of this chat", nonceTag(nonce))
+	}
+	if _, err := s.links.ConsumeLink(ctx, nonce); err != nil && kezekbot.ErrorCode(err) != kezekbot.ENOTFOUND {
+		return fmt.Errorf("cancel link %s: %w", nonceTag(nonce), err)
+	}
+	return nil
+}
+
+var _ flows.LinkCanceler = (*Service)(nil)

@@ -704,3 +704,26 @@ func TestConcurrentPosts(t *testing.T) {
 	e.res.next(t)
 	e.res.none(t)
 }
+
+func TestCancelKillsLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.parent(time.Hour)
+	l := e.issueRevoke(p, flows.Russian)
+	b := e.browser()
+	b.open(l.URL)
+	doc := b.document()
+	// Another chat cannot cancel it.
+	if err := e.svc.Cancel(context.Background(), p.ChatID+1, l.Nonce); kezekbot.ErrorCode(err) != kezekbot.EFORBIDDEN {
+		t.Fatalf("cancel by another chat: %v", err)
+	}
+	if err := e.svc.Cancel(context.Background(), p.ChatID, l.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Cancel(context.Background(), p.ChatID, l.Nonce); err != nil {
+		t.Fatalf("second cancel: %v", err)
+	}
+	r := b.post(e.sign(doc, p.Sign))
+	wantStatus(t, r, http.StatusNotFound, "link_used")
+	e.res.none(t)
+}
