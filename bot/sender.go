@@ -416,22 +416,30 @@ func (s *Sender) raw(ctx context.Context, method string, body []byte, dest any) 
 		return fmt.Errorf("%s: read answer: %w", method, err)
 	}
 	r := envelope[json.RawMessage]{}
-	var typed error
-	switch d := dest.(type) {
-	case *msgResult:
-		e := envelope[*msgResult]{Result: d}
-		typed = json.Unmarshal(in.B, &e)
-		r.OK, r.ErrorCode, r.Description, r.Parameters = e.OK, e.ErrorCode, e.Description, e.Parameters
-	default:
-		typed = json.Unmarshal(in.B, &r)
-	}
-	if typed != nil {
-		var ute *json.UnmarshalTypeError
-		if !errors.As(typed, &ute) || !r.OK {
-			// A proxy's error page: its HTTP status says whether to retry.
-			return &apiError{Method: method, Code: resp.StatusCode, Description: "answer is not Bot API JSON"}
+	if a, ok := scanAnswer(in.B); ok && (a.OK || a.ErrorCode != 0) && (dest == nil || isMsg(dest)) {
+		// The common answers, read without reflection.
+		if m, ok := dest.(*msgResult); ok {
+			m.MessageID = a.MessageID
 		}
-		// An edit of an inline message answers true instead of a Message: fine.
+		r.OK, r.ErrorCode, r.Description, r.Parameters.RetryAfter = a.OK, a.ErrorCode, a.Description, a.RetryAfter
+	} else {
+		var typed error
+		switch d := dest.(type) {
+		case *msgResult:
+			e := envelope[*msgResult]{Result: d}
+			typed = json.Unmarshal(in.B, &e)
+			r.OK, r.ErrorCode, r.Description, r.Parameters = e.OK, e.ErrorCode, e.Description, e.Parameters
+		default:
+			typed = json.Unmarshal(in.B, &r)
+		}
+		if typed != nil {
+			var ute *json.UnmarshalTypeError
+			if !errors.As(typed, &ute) || !r.OK {
+				// A proxy's error page: its HTTP status says whether to retry.
+				return &apiError{Method: method, Code: resp.StatusCode, Description: "answer is not Bot API JSON"}
+			}
+			// An edit of an inline message answers true instead of a Message: fine.
+		}
 	}
 	if !r.OK {
 		switch r.ErrorCode {
@@ -459,6 +467,11 @@ func (s *Sender) raw(ctx context.Context, method string, body []byte, dest any) 
 }
 
 var jsonContentType = []string{"application/json"}
+
+func isMsg(dest any) bool {
+	_, ok := dest.(*msgResult)
+	return ok
+}
 
 // readAll appends r to b, growing it as io.ReadAll would.
 func readAll(b []byte, r io.Reader) ([]byte, error) {

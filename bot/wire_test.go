@@ -2,6 +2,7 @@ package bot
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -65,6 +66,55 @@ func FuzzAppendString(f *testing.F) {
 		_ = json.Unmarshal(std, &b)
 		if a != b {
 			t.Fatalf("%q decodes to %q, encoding/json's to %q", s, a, b)
+		}
+	})
+}
+
+func FuzzScanAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"ok":true,"result":{"message_id":12,"from":{"id":1,"is_bot":true},"date":1,"chat":{"id":5,"type":"private"},"text":"a\"b","reply_markup":{"inline_keyboard":[[{"text":"x","callback_data":"y"}]]}}}`,
+		`{"ok":true,"result":true}`,
+		`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}`,
+		`{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`,
+		`{"ok":false,"error_code":400,"description":"with \"escape\""}`,
+		` { "ok" : true , "result" : [ 1 , -2.5e3 , null , false ] } `,
+		`{"ok":true,"result":{"message_id":1e3}}`, `<html>502</html>`, `{"ok":true}x`, `{"ok":tru}`, `{}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, ok := scanAnswer(b)
+		if !ok {
+			return // the caller falls back to encoding/json
+		}
+		var e struct {
+			OK          bool   `json:"ok"`
+			ErrorCode   int    `json:"error_code"`
+			Description string `json:"description"`
+			Parameters  *struct {
+				RetryAfter int `json:"retry_after"`
+			} `json:"parameters"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(b, &e); err != nil {
+			var ute *json.UnmarshalTypeError
+			if !errors.As(err, &ute) {
+				t.Fatalf("scanAnswer accepted %q, encoding/json: %v", b, err)
+			}
+			return // e.g. "parameters" not an object: scanAnswer skips it, json complains
+		}
+		var m struct {
+			MessageID int `json:"message_id"`
+		}
+		if len(e.Result) > 0 && e.Result[0] == '{' {
+			_ = json.Unmarshal(e.Result, &m)
+		}
+		ra := 0
+		if e.Parameters != nil {
+			ra = e.Parameters.RetryAfter
+		}
+		if a.OK != e.OK || a.ErrorCode != e.ErrorCode || a.Description != e.Description || a.RetryAfter != ra || a.MessageID != m.MessageID {
+			t.Fatalf("%q: scanAnswer %+v, encoding/json ok=%v code=%d desc=%q retry=%d msg=%d", b, a, e.OK, e.ErrorCode, e.Description, ra, m.MessageID)
 		}
 	})
 }
