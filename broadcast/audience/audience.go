@@ -127,7 +127,8 @@ func ParseYears(s string) (from, to int, err error) {
 	if ok {
 		to, err2 = strconv.Atoi(strings.TrimSpace(b))
 	}
-	if err1 != nil || err2 != nil {
+	// 0 would read as "unset" in an Audience, so it is checked here, not left to Validate.
+	if err1 != nil || err2 != nil || from <= 0 || to <= 0 {
 		return 0, 0, kezekbot.Errorf(kezekbot.EINVALID, "birth year must be YYYY or YYYY-YYYY")
 	}
 	if err := (Audience{YearFrom: from, YearTo: to}).Validate(); err != nil {
