@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -290,12 +291,13 @@ func (db *DB) ClaimProgress(ctx context.Context, every time.Duration) ([]Progres
 	return out, nil
 }
 
-// MarkUnreachable records that a chat cannot be messaged (reason: blocked, deactivated,
-// not_found, kicked), e.g. from a my_chat_member update saying the bot was blocked. Pending
-// deliveries and notifications to it are then skipped as blocked.
+// MarkUnreachable records that a chat cannot be messaged, e.g. from a my_chat_member update
+// saying the bot was blocked, or a 403 seen by the bot's Sender. reason may be one of blocked,
+// deactivated, not_found, kicked, or Telegram's description, which is reduced to one of them.
+// Pending deliveries and notifications to the chat are then skipped as blocked.
 func (db *DB) MarkUnreachable(ctx context.Context, chatID int64, reason string) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO chat_unreachable (chat_id, reason, at) VALUES ($1, $2, now())
-		ON CONFLICT (chat_id) DO UPDATE SET reason = excluded.reason, at = excluded.at`, chatID, reason)
+		ON CONFLICT (chat_id) DO UPDATE SET reason = excluded.reason, at = excluded.at`, chatID, UnreachableReason(reason))
 	if err != nil {
 		return fmt.Errorf("mark chat %d unreachable: %w", chatID, dbError(err, "chat"))
 	}
@@ -335,4 +337,18 @@ func (db *DB) DeliveryCounts(ctx context.Context, id int64) (map[string]int, err
 		return nil, fmt.Errorf("count deliveries of broadcast %d: %w", id, dbError(err, "deliveries"))
 	}
 	return out, nil
+}
+
+// UnreachableReason reduces a reason or a Bot API description to the stored reasons.
+func UnreachableReason(s string) string {
+	l := strings.ToLower(s)
+	switch {
+	case l == "not_found" || strings.Contains(l, "not found"):
+		return "not_found"
+	case strings.Contains(l, "deactivated"):
+		return "deactivated"
+	case strings.Contains(l, "kicked"):
+		return "kicked"
+	}
+	return "blocked"
 }
