@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/bot/render"
+	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/i18n"
 )
@@ -202,13 +204,33 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+func labelled(side string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.SetGoroutineLabels(pprof.WithLabels(r.Context(), pprof.Labels("side", side)))
+		h.ServeHTTP(w, r)
+	})
+}
+
 // BenchmarkIntakeWebhook: HTTP POST of an update into the webhook handler → real dialog and
 // renderer → state in Redis → reply recorded at the fake Bot API. Like loadgen, each chat
 // alternates /start and a press of the «Журнал заявлений» button of the last reply, never with
 // two updates in flight; b.N updates over many chats, in parallel.
 func BenchmarkIntakeWebhook(b *testing.B) {
 	f := newRealFixture(b, &memData{}, nil)
-	hook := httptest.NewServer(NewWebhook(f.in, "bench-secret", 0, quiet))
+	// Profile labels split the CPU profile by side (-tagfocus side=bot): a goroutine keeps
+	// them, and goroutines it starts (the connections it dials) inherit them.
+	f.srv.Close()
+	f.srv = telegramtest.New()
+	fakeURL := f.srv.URL
+	fake := httptest.NewServer(labelled("fake", f.srv.Handler))
+	defer fake.Close()
+	s, err := NewSender(testToken, SenderOptions{APIURL: fake.URL, Log: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.in.o.Send = s
+	_ = fakeURL
+	hook := httptest.NewServer(labelled("bot", NewWebhook(f.in, "bench-secret", 0, quiet)))
 	defer hook.Close()
 	client := &http.Client{Transport: NewTransport()}
 	url := hook.URL + "/telegram/webhook"
@@ -223,6 +245,7 @@ func BenchmarkIntakeWebhook(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "client")))
 		chat := 9_000_000 + chats.Add(1)
 		var ds []time.Duration
 		var live int
