@@ -50,6 +50,7 @@ func TestEndToEnd(t *testing.T) {
 			e.start()
 			sc.run(t, e)
 			e.checkAnswered()
+			e.checkLogs()
 		})
 	}
 }
