@@ -38,6 +38,9 @@ func TestEndToEnd(t *testing.T) {
 		{"revoke_within_24h", scenarioRevoke},
 		{"revoke_after_24h_refused", scenarioRevokeTooLate},
 		{"late_confirm_refused", scenarioLateConfirm},
+		{"window_closes_while_signing", scenarioClosesWhileSigning},
+		{"cancel_kills_link", scenarioCancelKillsLink},
+		{"state_expires_while_signing", scenarioExpiresWhileSigning},
 		{"other_parents_application_invisible", scenarioInvisible},
 		{"stale_buttons", scenarioStale},
 		{"double_confirm_one_link", scenarioDoubleConfirm},
@@ -561,4 +564,83 @@ func scenarioRestart(t *testing.T, e *e2eEnv) {
 		t.Fatalf("bind POST after the restart: %d %q (%s)", r.Status, r.Reason, r.Message)
 	}
 	p.wantText(p.result(seq, ""), e.tr("ru", "bound.title", nil))
+}
+
+func scenarioClosesWhileSigning(t *testing.T, e *e2eEnv) {
+	c := e.chat(6101, "ru", 0)
+	openRevoke(t, c)
+	issued := referralIssued(t, e, appRevocable)
+	closes := issued.Add(kezekbot.RevocationWindow)
+	// A minute before the window closes the parent confirms and gets a link…
+	e.clock.Advance(closes.Add(-time.Minute).Sub(e.clock.Now()))
+	c.pressKey("btn.confirm")
+	b := e.browser()
+	b.open(c.linkOf("btn.sign"))
+	doc := b.document()
+	// …and signs two minutes later: the link still lives, the window does not.
+	e.clock.Advance(2 * time.Minute)
+	seq := len(e.tg.Calls())
+	r := b.post(e.sign(doc, e.keys[0].sign))
+	if r.OK || r.Reason != "window_closed" {
+		t.Fatalf("POST after the window closed: %d %q, want window_closed", r.Status, r.Reason)
+	}
+	s := c.result(seq, "")
+	c.wantText(s, e.tr("ru", "refused.title", nil),
+		e.tr("ru", "refusal.window_closed", map[string]any{"At": i18n.DateTime("ru", closes)}))
+	var state string
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT r.state FROM referrals r JOIN applications a ON a.id = r.application_id
+		WHERE a.number = $1`, appRevocable).Scan(&state); err != nil || state != "active" {
+		t.Fatalf("referral state %q (%v), want active", state, err)
+	}
+}
+
+func scenarioCancelKillsLink(t *testing.T, e *e2eEnv) {
+	c := e.chat(6201, "ru", 0)
+	openRevoke(t, c)
+	c.pressKey("btn.confirm")
+	b := e.browser()
+	b.open(c.linkOf("btn.sign"))
+	doc := b.document()
+	s := c.pressKey("btn.cancel")
+	c.wantAnswer(s, "answer.cancelled")
+	c.wantText(s, e.tr("ru", "notice.cancelled", nil), e.tr("ru", "card.title", nil))
+	if r := b.post(e.sign(doc, e.keys[0].sign)); r.OK || r.Reason != "link_used" {
+		t.Fatalf("POST to a cancelled link: %d %q, want link_used", r.Status, r.Reason)
+	}
+	// The cancelled bind link dies the same way.
+	u := e.chat(6202, "ru", 1)
+	u.send("/start")
+	u.pressKey("btn.bind")
+	b2 := e.browser()
+	b2.open(u.linkOf("btn.sign_auth"))
+	doc2 := b2.document()
+	u.pressKey("btn.cancel")
+	if r := b2.post(e.sign(doc2, e.keys[1].auth)); r.OK || r.Reason != "link_used" {
+		t.Fatalf("POST to a cancelled bind link: %d %q, want link_used", r.Status, r.Reason)
+	}
+	if iin, _ := e.db.BoundIIN(context.Background(), u.id); !iin.IsZero() {
+		t.Fatal("a cancelled bind link bound the chat")
+	}
+}
+
+func scenarioExpiresWhileSigning(t *testing.T, e *e2eEnv) {
+	c := e.chat(6301, "ru", 0)
+	openRevoke(t, c)
+	c.pressKey("btn.confirm")
+	b := e.browser()
+	b.open(c.linkOf("btn.sign"))
+	doc := b.document()
+	// The parent takes longer than the dialog state lives: the signature still counts and
+	// the chat is told.
+	e.expireState(c.id)
+	seq := len(e.tg.Calls())
+	if r := b.post(e.sign(doc, e.keys[0].sign)); !r.OK {
+		t.Fatalf("POST after the state expired: %d %q (%s)", r.Status, r.Reason, r.Message)
+	}
+	s := c.result(seq, "")
+	c.wantText(s, e.tr("ru", "revoked.title", nil), appRevocable, e.tr("ru", "status.queued", nil))
+	// And the dialog goes on from there.
+	s = c.pressKey("btn.open_app")
+	c.wantAnswer(s, "")
+	c.wantText(s, e.tr("ru", "card.title", nil), e.tr("ru", "referral.revoked", nil))
 }
