@@ -534,6 +534,10 @@ func scenarioRestart(t *testing.T, e *e2eEnv) {
 	c := e.chat(6001, "ru", 2)
 	c.bind()
 	c.pressKey("btn.apps")
+	listMsg, open, ok := c.findButton(appKim)
+	if !ok {
+		t.Fatalf("no button for %s", appKim)
+	}
 	c.press(appKim)
 	before := e.state(c.id)
 
@@ -556,6 +560,12 @@ func scenarioRestart(t *testing.T, e *e2eEnv) {
 	if strings.Contains(s.Text, e.tr("ru", "notice.stale", nil)) {
 		t.Fatal("a button of the card was stale after the restart")
 	}
+	// A button drawn before the last screen is out of date after the restart as before it:
+	// answered, and the current screen (history) shown again.
+	s = c.pressData(listMsg, open.CallbackData)
+	c.wantAnswer(s, "answer.stale")
+	c.wantText(s, e.tr("ru", "notice.stale", nil), e.tr("ru", "history.title", nil))
+
 	// The link handed out before the restart is accepted after it.
 	b := e.browser()
 	b.open(link)
