@@ -163,7 +163,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		return nil, fmt.Errorf("intake: %w", err)
 	}
 	resume.set(a.intake)
-	a.handler = updateMetrics{h: a.intake, m: a.metrics}
+	a.handler = updateMetrics{h: unblocked{h: a.intake, db: a.db}, m: a.metrics}
 
 	a.routes(o.routes)
 	return a, nil
@@ -322,6 +322,25 @@ func (l *lateResumer) Inject(ctx context.Context, chatID int64, ev flows.Event) 
 		return errors.New("resume dialog: the bot is not running yet")
 	}
 	return in.Inject(ctx, chatID, ev)
+}
+
+// unblocked clears a chat's unreachable mark when its user unblocks the bot (Telegram sends
+// my_chat_member with the bot a member again). The intake only reports blocking; without this
+// a parent who blocked the bot once would be skipped by every broadcast and notification for
+// good. A failure is returned, so that the update is delivered again.
+type unblocked struct {
+	h  bot.Handler
+	db *postgres.DB
+}
+
+func (u unblocked) Handle(ctx context.Context, upd *models.Update) error {
+	if cm := upd.MyChatMember; cm != nil && cm.Chat.Type == models.ChatTypePrivate &&
+		cm.NewChatMember.Type == models.ChatMemberTypeMember && cm.OldChatMember.Type != models.ChatMemberTypeMember {
+		if err := u.db.SetReachable(ctx, cm.Chat.ID); err != nil {
+			return fmt.Errorf("update %d: %w", upd.ID, err)
+		}
+	}
+	return u.h.Handle(ctx, upd)
 }
 
 // The wrappers below put metrics around the pieces without teaching those pieces about

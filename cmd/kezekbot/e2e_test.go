@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-telegram/bot/models"
+
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/i18n"
@@ -41,6 +43,8 @@ func TestEndToEnd(t *testing.T) {
 		{"window_closes_while_signing", scenarioClosesWhileSigning},
 		{"cancel_kills_link", scenarioCancelKillsLink},
 		{"state_expires_while_signing", scenarioExpiresWhileSigning},
+		{"blocked_and_back", scenarioBlockedAndBack},
+		{"commands_and_odd_messages", scenarioCommands},
 		{"other_parents_application_invisible", scenarioInvisible},
 		{"stale_buttons", scenarioStale},
 		{"double_confirm_one_link", scenarioDoubleConfirm},
@@ -653,4 +657,85 @@ func scenarioExpiresWhileSigning(t *testing.T, e *e2eEnv) {
 	s = c.pressKey("btn.open_app")
 	c.wantAnswer(s, "")
 	c.wantText(s, e.tr("ru", "card.title", nil), e.tr("ru", "referral.revoked", nil))
+}
+
+// memberUpdate is Telegram's my_chat_member update for a private chat whose user blocked
+// (banned) or unblocked (member) the bot.
+func memberUpdate(c *chat, from, to models.ChatMemberType) models.Update {
+	cm := func(t models.ChatMemberType) models.ChatMember {
+		bot := models.User{ID: 777000111, IsBot: true, FirstName: "Kezek"}
+		if t == models.ChatMemberTypeBanned {
+			return models.ChatMember{Type: t, Banned: &models.ChatMemberBanned{User: &bot}}
+		}
+		return models.ChatMember{Type: t, Member: &models.ChatMemberMember{User: &bot}}
+	}
+	return models.Update{MyChatMember: &models.ChatMemberUpdated{
+		Chat: models.Chat{ID: c.id, Type: models.ChatTypePrivate}, From: c.user(), Date: int(time.Now().Unix()),
+		OldChatMember: cm(from), NewChatMember: cm(to),
+	}}
+}
+
+func scenarioBlockedAndBack(t *testing.T, e *e2eEnv) {
+	c := e.chat(6401, "ru", 1)
+	c.bind()
+	unreachable := func() bool {
+		t.Helper()
+		u, err := e.db.Unreachable(context.Background(), c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	e.deliver(memberUpdate(c, models.ChatMemberTypeMember, models.ChatMemberTypeBanned))
+	if !unreachable() {
+		t.Fatal("a parent who blocked the bot is not marked unreachable")
+	}
+	// The parent unblocks the bot and writes again: notifications and broadcasts must reach
+	// them again.
+	e.deliver(memberUpdate(c, models.ChatMemberTypeBanned, models.ChatMemberTypeMember))
+	s := c.send("/start")
+	c.wantText(s, e.tr("ru", "welcome.title", nil))
+	if unreachable() {
+		t.Fatal("a parent who unblocked the bot and wrote to it is still marked unreachable (skipped by every broadcast)")
+	}
+}
+
+func scenarioCommands(t *testing.T, e *e2eEnv) {
+	c := e.chat(6501, "ru", 2)
+	c.bind()
+	for _, tc := range []struct {
+		send string
+		want []string
+	}{
+		{"/help", []string{e.tr("ru", "help.title", nil)}},
+		{"/lang kk", []string{e.tr("kk", "menu.title", nil)}},
+		{"/lang ru", []string{e.tr("ru", "menu.title", nil)}},
+		{"880412401274", []string{e.tr("ru", "notice.iin_not_proof", nil)}},
+		{"привет", []string{e.tr("ru", "notice.use_buttons", nil)}},
+		{"/nosuchcommand", []string{e.tr("ru", "notice.unknown_command", nil)}},
+		{"/apps", []string{e.tr("ru", "list.title", nil), appKim}},
+		{"/logout", []string{e.tr("ru", "logged_out.title", nil)}},
+		{"/apps", []string{e.tr("ru", "notice.bind_first", nil)}},
+	} {
+		s := c.send(tc.send)
+		c.wantText(s, tc.want...)
+	}
+	if iin, _ := e.db.BoundIIN(context.Background(), c.id); !iin.IsZero() {
+		t.Fatal("/logout left the chat bound in PostgreSQL")
+	}
+	// A sticker is not text.
+	seq := len(e.tg.Calls())
+	e.deliver(models.Update{Message: &models.Message{ID: int(e.msgSeq.Add(1)), Date: int(time.Now().Unix()),
+		Chat: models.Chat{ID: c.id, Type: models.ChatTypePrivate}, From: ptr(c.user()),
+		Sticker: &models.Sticker{FileID: "sticker", FileUniqueID: "s1", Type: "regular", Width: 1, Height: 1}}})
+	c.wantText(c.result(seq, ""), e.tr("ru", "notice.unsupported", nil))
+	// In a group the bot only says it works in private chats, and keeps no state.
+	g := e.chat(-100123, "ru", 0)
+	seq = len(e.tg.Calls())
+	e.deliver(models.Update{Message: &models.Message{ID: int(e.msgSeq.Add(1)), Date: int(time.Now().Unix()),
+		Chat: models.Chat{ID: g.id, Type: models.ChatTypeSupergroup}, From: ptr(c.user()), Text: "/start"}})
+	g.wantText(g.result(seq, ""), e.tr("ru", "group.body", nil))
+	if e.stateRaw(g.id) != "" {
+		t.Fatal("a group chat got dialog state")
+	}
 }
