@@ -44,6 +44,7 @@ func TestEndToEnd(t *testing.T) {
 		{"cancel_kills_link", scenarioCancelKillsLink},
 		{"state_expires_while_signing", scenarioExpiresWhileSigning},
 		{"blocked_and_back", scenarioBlockedAndBack},
+		{"typed_reason_kk", scenarioTypedReason},
 		{"commands_and_odd_messages", scenarioCommands},
 		{"other_parents_application_invisible", scenarioInvisible},
 		{"stale_buttons", scenarioStale},
@@ -737,5 +738,62 @@ func scenarioCommands(t *testing.T, e *e2eEnv) {
 	g.wantText(g.result(seq, ""), e.tr("ru", "group.body", nil))
 	if e.stateRaw(g.id) != "" {
 		t.Fatal("a group chat got dialog state")
+	}
+}
+
+func scenarioTypedReason(t *testing.T, e *e2eEnv) {
+	c := e.chat(6601, "kk", 3)
+	c.bind()
+	c.pressKey("btn.apps")
+	// Омарова's revocable application is on some page of twelve: find it by its referral.
+	var number string
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT a.number FROM applications a
+		JOIN applicants p ON p.id = a.applicant_id JOIN referrals r ON r.application_id = a.id
+		WHERE p.iin = $1 AND r.state = 'active'`, postgres.DemoParents[3].IIN).Scan(&number); err != nil {
+		t.Fatalf("revocable application of demo parent 3: %v", err)
+	}
+	for {
+		if _, _, ok := c.findButton(number); ok {
+			break
+		}
+		if _, _, ok := c.findButton(e.tr("kk", "btn.next", nil)); !ok {
+			t.Fatalf("%s is on no page of the journal", number)
+		}
+		c.pressKey("btn.next")
+	}
+	c.press(number)
+	c.pressKey("btn.revoke")
+	s := c.press(flows.ReasonPresets[len(flows.ReasonPresets)-1].KK)
+	c.wantText(s, e.tr("kk", "notice.type_reason", nil))
+
+	s = c.send(strings.Repeat("ө", kezekbot.MaxReasonLen+1))
+	c.wantText(s, e.tr("kk", "notice.reason_too_long", map[string]any{"Max": kezekbot.MaxReasonLen}))
+
+	// Markup and XML metacharacters are text: shown as typed, signed as typed, stored as typed.
+	reason := `Үйге жақын <b>бала&бақша</b> "Күншуақ" 'табылды'`
+	s = c.send(reason)
+	c.wantText(s, e.tr("kk", "revoke_confirm.title", nil), reason)
+	c.pressKey("btn.confirm")
+	b := e.browser()
+	b.open(c.linkOf("btn.sign"))
+	if strings.Contains(b.page, "<b>бала") {
+		t.Fatal("the signing page puts the typed reason into its HTML unescaped")
+	}
+	seq := len(e.tg.Calls())
+	if r := b.post(e.sign(b.document(), e.keys[3].sign)); !r.OK {
+		t.Fatalf("revoke POST: %d %q (%s)", r.Status, r.Reason, r.Message)
+	}
+	c.wantText(c.result(seq, ""), e.tr("kk", "revoked.title", nil), number)
+	var stored string
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT r.revoke_reason FROM referrals r JOIN applications a ON a.id = r.application_id
+		WHERE a.number = $1 AND r.state = 'revoked'`, number).Scan(&stored); err != nil {
+		t.Fatalf("revocation: %v", err)
+	}
+	if stored != reason {
+		t.Fatalf("stored reason %q, want %q", stored, reason)
+	}
+	_, want, got := queuePosition(t, e, number)
+	if got != want {
+		t.Fatalf("queue number %d, kezekbot.QueuePositions says %d", got, want)
 	}
 }
