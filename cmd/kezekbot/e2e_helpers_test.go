@@ -112,6 +112,7 @@ type e2eRun struct {
 	app    *app
 	cancel context.CancelFunc
 	done   chan error
+	addr   string
 }
 
 func newE2EEnv(t *testing.T) *e2eEnv {
@@ -255,12 +256,26 @@ func (e *e2eEnv) start() {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
+	e.running = e.launch(addr, func(actual string) map[string]string {
+		e.addr = actual
+		return nil
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), e2eWait)
+	defer wcancel()
+	if err := e.tg.WaitPolling(wctx); err != nil {
+		e.t.Fatalf("the bot does not poll: %v", err)
+	}
+}
+
+// launch listens on addr, builds an app with the environment's settings plus what settings
+// returns for the address actually bound, and runs it over TLS.
+func (e *e2eEnv) launch(addr string, settings func(actual string) map[string]string) *e2eRun {
+	e.t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		e.t.Fatalf("listen: %v", err)
 	}
-	e.addr = ln.Addr().String()
-	cfg := e.config(nil)
+	cfg := e.config(settings(ln.Addr().String()))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, appOptions{
 		cfg:         cfg,
@@ -274,16 +289,12 @@ func (e *e2eEnv) start() {
 		_ = ln.Close()
 		e.t.Fatalf("new app: %v", err)
 	}
-	// The poller hands updates to a.handler: wrap it to learn when each one is done.
+	// The poller hands updates to a.handler: wrap it to learn when each one is done. (The
+	// webhook route was mounted with the handler before; a webhook answers after handling.)
 	a.handler = &handledUpdates{h: a.handler, log: e.handled}
-	r := &e2eRun{app: a, cancel: cancel, done: make(chan error, 1)}
+	r := &e2eRun{app: a, cancel: cancel, done: make(chan error, 1), addr: ln.Addr().String()}
 	go func() { r.done <- a.run(ctx, tls.NewListener(ln, e.tlsCfg)) }()
-	e.running = r
-	wctx, wcancel := context.WithTimeout(context.Background(), e2eWait)
-	defer wcancel()
-	if err := e.tg.WaitPolling(wctx); err != nil {
-		e.t.Fatalf("the bot does not poll: %v", err)
-	}
+	return r
 }
 
 // stop shuts the running app down the way SIGTERM does and releases its stores.
@@ -293,6 +304,12 @@ func (e *e2eEnv) stop() {
 		return
 	}
 	e.running = nil
+	e.halt(r)
+}
+
+// halt shuts one app down the way SIGTERM does and releases its stores.
+func (e *e2eEnv) halt(r *e2eRun) {
+	e.t.Helper()
 	r.cancel()
 	select {
 	case err := <-r.done:
@@ -534,14 +551,19 @@ func plain(s string) string { return html.UnescapeString(tags.ReplaceAllString(s
 func (c *chat) send(text string) screen {
 	c.e.t.Helper()
 	seq := len(c.e.tg.Calls())
-	c.e.deliver(models.Update{Message: &models.Message{
+	c.e.deliver(c.textUpdate(text))
+	return c.result(seq, "")
+}
+
+// textUpdate is a text message from the parent.
+func (c *chat) textUpdate(text string) models.Update {
+	return models.Update{Message: &models.Message{
 		ID:   int(c.e.msgSeq.Add(1)),
 		Date: int(time.Now().Unix()),
 		Chat: models.Chat{ID: c.id, Type: models.ChatTypePrivate},
 		From: ptr(c.user()),
 		Text: text,
-	}})
-	return c.result(seq, "")
+	}}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-telegram/bot/models"
 
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
+	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/i18n"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
@@ -282,4 +284,120 @@ func (w *watchWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// TestWebhookReplicasEndToEnd runs two webhook replicas on the same PostgreSQL and Redis, as
+// the compose and Kubernetes deployments do, with a load balancer's choices made by the test:
+// a link handed out by one replica is signed on the other, and two updates of one chat that
+// reach both replicas at once are handled one after the other.
+func TestWebhookReplicasEndToEnd(t *testing.T) {
+	const secret = "replica-secret_0123456789"
+	e := newE2EEnv(t)
+	publicAddr := ""
+	replica := func() *e2eRun {
+		return e.launch("127.0.0.1:0", func(actual string) map[string]string {
+			if publicAddr == "" {
+				publicAddr = actual // the first replica stands in for the load balancer's address
+			}
+			e.addr = publicAddr
+			return map[string]string{
+				"KEZEKBOT_MODE":           "webhook",
+				"KEZEKBOT_WEBHOOK_SECRET": secret,
+				"KEZEKBOT_HTTP_ADDR":      actual,
+				"KEZEKBOT_PUBLIC_URL":     "https://" + publicAddr,
+			}
+		})
+	}
+	a, b := replica(), replica()
+	t.Cleanup(func() { e.halt(b); e.halt(a) })
+
+	var nextID atomic.Int64
+	nextID.Store(1000)
+	push := func(r *e2eRun, upd models.Update) error {
+		upd.ID = nextID.Add(1)
+		body, err := json.Marshal(upd)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequest(http.MethodPost, "https://"+r.addr+"/telegram/webhook", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("push to %s: %w", r.addr, err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("push to %s: %d", r.addr, resp.StatusCode)
+		}
+		return nil
+	}
+	mustPush := func(r *e2eRun, upd models.Update) {
+		t.Helper()
+		if err := push(r, upd); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := e.chat(7101, "ru", 1)
+	mustPush(a, c.textUpdate("/start"))
+	msg, bind, ok := c.findButton(e.tr("ru", "btn.bind", nil))
+	if !ok {
+		t.Fatal("no bind button after /start on replica A")
+	}
+	upd, _ := c.callback(msg, bind.CallbackData)
+	mustPush(b, upd) // the press reaches replica B, which has A's state from Redis
+	link := c.linkOf("btn.sign_auth")
+
+	br := e.browser()
+	br.open(link) // the page and the document from replica A…
+	doc := br.document()
+	br.link = strings.Replace(link, publicAddr, b.addr, 1) // …the signature to replica B
+	seq := len(e.tg.Calls())
+	if r := br.post(e.sign(doc, e.keys[1].auth)); !r.OK {
+		t.Fatalf("signature posted to the other replica: %d %q (%s)", r.Status, r.Reason, r.Message)
+	}
+	c.wantText(c.result(seq, ""), e.tr("ru", "bound.title", nil))
+
+	// Two updates of the same chat at the same moment, one per replica: the chat's lock in
+	// Redis makes them take turns, and both are answered.
+	seq = len(e.tg.Calls())
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, x := range []struct {
+		r    *e2eRun
+		text string
+	}{{a, "/apps"}, {b, "/help"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- push(x.r, c.textUpdate(x.text))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := c.result(seq, "")
+	if len(s.Shows) != 2 {
+		t.Fatalf("two updates at once got %d replies, want 2", len(s.Shows))
+	}
+	st := e.state(c.id)
+	if st.Name != flows.SList || st.MsgID != s.MsgID {
+		t.Fatalf("state after both: %q message %d, want %q and the last reply %d", st.Name, st.MsgID, flows.SList, s.MsgID)
+	}
+	e.logMu.Lock()
+	logs := e.logs.String()
+	e.logMu.Unlock()
+	if strings.Contains(logs, "dialog state changed meanwhile") {
+		t.Fatal("a turn committed over another replica's")
+	}
+	e.checkAnswered()
+	e.checkLogs()
 }
