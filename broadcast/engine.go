@@ -152,12 +152,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 
 	// Two queues so that a notification claimed behind a batch of broadcast jobs still goes
-	// next. Both hold about a quarter second of sends: what sits here is leased, and leased
-	// rows are what a kill can delay (never lose).
-	depth := max(e.cfg.Senders, int(e.cfg.Rate/4))
+	// next. Each holds about a second of sends: a claim (a commit) must finish before the
+	// other half drains, and a commit on a busy server takes hundreds of milliseconds. What
+	// sits here is leased; a kill only delays it (the restart takes it back), never loses it.
+	depth := min(max(e.cfg.Senders, int(e.cfg.Rate), 64), 4096)
 	prio := make(chan postgres.Job, depth)
 	bulk := make(chan postgres.Job, depth)
-	results := make(chan postgres.JobResult, 4*depth)
+	results := make(chan postgres.JobResult, 2*depth)
 
 	var senders, background sync.WaitGroup
 	claimDone := make(chan struct{})
@@ -418,7 +419,7 @@ func (e *Engine) floodPause(ctx context.Context, d time.Duration) {
 }
 
 // lateSlot is how late after its slot a sender may still send.
-const lateSlot = 5 * time.Millisecond
+const lateSlot = 2 * time.Millisecond
 
 // LateSlots returns how many booked slots were given up because the sender woke more than
 // 5ms after them; a high number means the process is starved of CPU.
@@ -433,30 +434,45 @@ func (e *Engine) wait(ctx context.Context, chatID int64, paid bool) error {
 			}
 			continue
 		}
-		d, ok, err := e.pacer.Reserve(ctx, chatID, paid)
+		slot, err := e.pacer.Reserve(ctx, chatID, paid)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			// No pacer, no sending: Redis down must not turn into a flood.
 			e.cfg.Log.Error("broadcast: pacer", "err", err)
-			d = time.Second
+			slot = Slot{Wait: time.Second}
 		}
-		slot := time.Now().Add(d)
-		if err := sleep(ctx, d); err != nil {
+		at := time.Now().Add(slot.Wait)
+		if err := sleep(ctx, slot.Wait); err != nil {
+			if slot.OK {
+				e.cancelSlot(chatID, slot)
+			}
 			return err
 		}
-		if !ok || err != nil || time.Now().UnixNano() < e.pausedUntil.Load() {
+		if !slot.OK {
 			continue
 		}
 		// A sender that wakes well after its slot (a GC pause, a busy CPU) must not send:
 		// it would land right before the next slot's message and two would arrive in one
-		// interval. The slot is given up, which can only lower the rate.
-		if time.Since(slot) > lateSlot {
-			e.late.Add(1)
+		// interval. The slot is given up, which can only lower the rate, and the chat's part
+		// of it is given back, or the retry would wait a second for that chat.
+		if time.Now().UnixNano() < e.pausedUntil.Load() || time.Since(at) > lateSlot {
+			if time.Since(at) > lateSlot {
+				e.late.Add(1)
+			}
+			e.cancelSlot(chatID, slot)
 			continue
 		}
 		return nil
+	}
+}
+
+func (e *Engine) cancelSlot(chatID int64, slot Slot) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.pacer.Cancel(ctx, chatID, slot); err != nil {
+		e.cfg.Log.Warn("broadcast: give back a slot", "err", err)
 	}
 }
 

@@ -14,9 +14,22 @@ type Pacer interface {
 	// Reserve books a send slot for chatID. ok=false means nothing was booked: try again
 	// after wait (the chat or the whole bot is busy or paused). ok=true means the slot is
 	// booked wait from now; send then.
-	Reserve(ctx context.Context, chatID int64, paid bool) (wait time.Duration, ok bool, err error)
+	Reserve(ctx context.Context, chatID int64, paid bool) (Slot, error)
+	// Cancel gives back the chat's (and group's) part of a booked slot that will not be used,
+	// so that the next try for that chat does not wait a second for a message never sent.
+	// The global part is not given back: it has passed.
+	Cancel(ctx context.Context, chatID int64, s Slot) error
 	// Pause stops every sender of every replica for d (a 429's retry_after).
 	Pause(ctx context.Context, d time.Duration) error
+}
+
+// Slot is a Reserve answer: OK means booked, to be used Wait from now; otherwise try again
+// after Wait.
+type Slot struct {
+	Wait time.Duration
+	OK   bool
+	// what Cancel needs: the chat's and group's booked and previous values
+	undo []int64
 }
 
 // Limits are Telegram's limits as the pacer applies them.
@@ -100,8 +113,8 @@ func (p *RedisPacer) Limits() Limits { return p.l }
 
 // reserveScript: KEYS pause, global, chat[, group]. ARGV global interval µs, chat interval µs,
 // group interval µs, horizon µs. Reply {0, wait µs} booked, {1, wait µs} not booked.
-// A busy chat must not book the global key: the slot would be the chat's, far ahead, and
-// every other chat would wait behind it.
+// The slot is the latest of the three keys; nothing is booked when it is beyond the horizon,
+// so a busy chat never books the global key far ahead (every other chat would wait behind it).
 var reserveScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -109,23 +122,38 @@ local h = tonumber(ARGV[4])
 local pz = tonumber(redis.call('GET', KEYS[1]) or '0')
 if pz > now then return {1, pz - now} end
 local c = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
-if c - now > h then return {1, c - now - h} end
 local gr = now
-if #KEYS > 3 then
-  gr = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now)
-  if gr - now > h then return {1, gr - now - h} end
-end
+if #KEYS > 3 then gr = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now) end
 local g = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now)
 local slot = math.max(g, c, gr)
 if slot - now > h then return {1, slot - now - h} end
 local function book(k, iv)
   local nt = slot + iv
+  local prev = tonumber(redis.call('GET', k) or '0')
   redis.call('SET', k, string.format('%.0f', nt), 'PX', math.floor((nt - now) / 1000) + 1000)
+  return {nt, prev}
 end
 book(KEYS[2], tonumber(ARGV[1]))
-book(KEYS[3], tonumber(ARGV[2]))
-if #KEYS > 3 then book(KEYS[4], tonumber(ARGV[3])) end
-return {0, slot - now}
+local r = {0, slot - now}
+local b = book(KEYS[3], tonumber(ARGV[2]))
+r[3], r[4] = b[1], b[2]
+if #KEYS > 3 then
+  b = book(KEYS[4], tonumber(ARGV[3]))
+  r[5], r[6] = b[1], b[2]
+end
+return r
+`)
+
+// cancelScript: KEYS chat[, group]. ARGV booked, previous value per key. A key is put back
+// only if nobody booked after us.
+var cancelScript = redis.NewScript(`
+for i, k in ipairs(KEYS) do
+  local booked, prev = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  if redis.call('GET', k) == booked then
+    if prev == 0 then redis.call('DEL', k) else redis.call('SET', k, string.format('%.0f', prev), 'KEEPTTL') end
+  end
+end
+return 0
 `)
 
 // pauseScript: KEYS pause. ARGV pause µs. Extends, never shortens, the pause.
@@ -140,25 +168,48 @@ end
 return 0
 `)
 
-// Reserve implements Pacer.
-func (p *RedisPacer) Reserve(ctx context.Context, chatID int64, paid bool) (time.Duration, bool, error) {
+func (p *RedisPacer) keys(chatID int64) []string {
 	chat := strconv.FormatInt(chatID, 10)
 	keys := []string{p.pause, p.global, p.prefix + "c:" + chat}
 	if chatID < 0 {
 		keys = append(keys, p.prefix+"gr:"+chat)
 	}
+	return keys
+}
+
+// Reserve implements Pacer.
+func (p *RedisPacer) Reserve(ctx context.Context, chatID int64, paid bool) (Slot, error) {
 	iv := p.gArg
 	if paid {
 		iv = p.pArg
 	}
-	r, err := reserveScript.Run(ctx, p.c, keys, iv, p.cArg, p.grArg, p.hArg).Int64Slice()
+	r, err := reserveScript.Run(ctx, p.c, p.keys(chatID), iv, p.cArg, p.grArg, p.hArg).Int64Slice()
 	if err != nil {
-		return 0, false, fmt.Errorf("pacer reserve: %w", err)
+		return Slot{}, fmt.Errorf("pacer reserve: %w", err)
 	}
-	if len(r) != 2 {
-		return 0, false, fmt.Errorf("pacer reserve: unexpected reply %v", r)
+	if len(r) < 2 {
+		return Slot{}, fmt.Errorf("pacer reserve: unexpected reply %v", r)
 	}
-	return time.Duration(r[1]) * time.Microsecond, r[0] == 0, nil
+	return Slot{Wait: time.Duration(r[1]) * time.Microsecond, OK: r[0] == 0, undo: r[2:]}, nil
+}
+
+// Cancel implements Pacer.
+func (p *RedisPacer) Cancel(ctx context.Context, chatID int64, s Slot) error {
+	if !s.OK || len(s.undo) < 2 {
+		return nil
+	}
+	keys := p.keys(chatID)[2:]
+	args := make([]any, 0, len(s.undo))
+	for _, v := range s.undo {
+		args = append(args, strconv.FormatInt(v, 10))
+	}
+	if len(args) > 2*len(keys) {
+		args = args[:2*len(keys)]
+	}
+	if err := cancelScript.Run(ctx, p.c, keys[:len(args)/2], args...).Err(); err != nil {
+		return fmt.Errorf("pacer cancel: %w", err)
+	}
+	return nil
 }
 
 // Pause implements Pacer.

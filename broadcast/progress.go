@@ -66,14 +66,14 @@ func (p *Progress) Attach(ctx context.Context, id, chatID int64, lang string) er
 
 func (p *Progress) waitSlot(ctx context.Context, chatID int64) error {
 	for {
-		d, ok, err := p.pacer.Reserve(ctx, chatID, false)
+		slot, err := p.pacer.Reserve(ctx, chatID, false)
 		if err != nil {
 			return err
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := sleep(ctx, slot.Wait); err != nil {
 			return err
 		}
-		if ok {
+		if slot.OK {
 			return nil
 		}
 	}
