@@ -170,6 +170,36 @@ func TestNotifications(t *testing.T) {
 		}
 	})
 
+	t.Run("referral revoked reaches every chat once, without a revoke button", func(t *testing.T) {
+		if err := db.SetMuted(ctx, 702, "referral_issued", false); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the store's outbox row and the city's report of the same revocation
+			outbox(t, db, postgres.OutboxReferralRevoked, postgres.EventPayload{ReferralID: f.ref, QueueNumber: 7})
+		}
+		if _, err := n.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range f.chats {
+			var got []postgres.NotificationRow
+			for _, r := range notes(t, db, c) {
+				if r.Kind == postgres.OutboxReferralRevoked {
+					got = append(got, r)
+				}
+			}
+			if len(got) != 1 || !strings.Contains(got[0].Text, f.number) {
+				t.Fatalf("chat %d: %+v", c, got)
+			}
+			var raw []byte
+			if err := db.Pool().QueryRow(ctx, `SELECT buttons FROM notifications WHERE id = $1`, got[0].ID).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(raw), ":rev:") {
+				t.Errorf("a revoked referral offers revocation: %s", raw)
+			}
+		}
+	})
+
 	t.Run("buttons open the application", func(t *testing.T) {
 		var raw []byte
 		if err := db.Pool().QueryRow(ctx, `SELECT buttons FROM notifications WHERE chat_id = 701 ORDER BY id LIMIT 1`).Scan(&raw); err != nil {
