@@ -90,11 +90,15 @@ func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// decodeUpdate parses a webhook body: exactly one JSON object with a positive update_id.
+// decodeUpdate parses a webhook body: exactly one JSON object with a positive update_id. The
+// common updates take fastDecodeUpdate's path; the rest, and anything odd, encoding/json's.
 func decodeUpdate(body []byte) (*models.Update, error) {
-	upd := new(models.Update)
-	if err := json.Unmarshal(body, upd); err != nil {
-		return nil, err
+	upd, ok := fastDecodeUpdate(body)
+	if !ok {
+		upd = new(models.Update)
+		if err := json.Unmarshal(body, upd); err != nil {
+			return nil, err
+		}
 	}
 	if upd.ID <= 0 {
 		return nil, errors.New("update_id missing or not positive")
