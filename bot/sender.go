@@ -111,7 +111,7 @@ func NewSender(token string, o SenderOptions) (*Sender, error) {
 	o.APIURL = strings.TrimRight(o.APIURL, "/")
 	if o.HTTPClient == nil {
 		// No client-wide Timeout: getUpdates long-polls; every call gets its own deadline.
-		o.HTTPClient = &http.Client{Transport: NewTransport()}
+		o.HTTPClient = &http.Client{Transport: NewAPITransport()}
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 4

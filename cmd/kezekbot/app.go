@@ -123,7 +123,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	}
 	a.sender, err = bot.NewSender(string(cfg.Token), bot.SenderOptions{
 		APIURL:        cfg.APIURL,
-		HTTPClient:    &http.Client{Transport: &apiMetrics{next: bot.NewTransport(), m: a.metrics}},
+		HTTPClient:    &http.Client{Transport: &apiMetrics{next: bot.NewAPITransport(), m: a.metrics}},
 		OnUnreachable: unreachable,
 		Log:           a.log,
 	})
