@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/bot"
 	"github.com/kezekbot/kezekbot/bot/render"
+	"github.com/kezekbot/kezekbot/broadcast"
 	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/i18n"
 	"github.com/kezekbot/kezekbot/metrics"
@@ -60,6 +62,7 @@ type app struct {
 	metrics *metrics.Metrics
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
+	replica *broadcast.Replica
 }
 
 func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
@@ -165,6 +168,16 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	resume.set(a.intake)
 	a.handler = updateMetrics{h: unblocked{h: a.intake, db: a.db}, m: a.metrics}
 
+	// Notifications and broadcasts: every replica runs the engine, the outbox notifier and the
+	// progress drawer; rows and the Redis pacer keep them from doing the same work twice.
+	pacer := broadcast.NewRedisPacer(a.rdb.Client(), cmp.Or(o.redisPrefix, "kz:")+"bc:", broadcast.Limits{Global: cfg.BroadcastRate}, 0)
+	a.replica, err = broadcast.NewReplica(a.db, broadcast.TelegramSender{B: a.sender.Bot()}, pacer,
+		broadcast.Config{Owner: cfg.WorkerName, Rate: cfg.BroadcastRate, Log: a.log, Metrics: a.metrics},
+		broadcast.NotifyConfig{ReminderBefore: cfg.ReminderBefore, Now: o.now, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("broadcasts: %w", err)
+	}
+
 	a.routes(o.routes)
 	return a, nil
 }
@@ -174,6 +187,9 @@ func (a *app) routes(extra func(*http.ServeMux)) {
 	a.mux.HandleFunc("GET /readyz", a.ready)
 	a.mux.Handle("GET /metrics", a.metrics.Handler())
 	a.mux.Handle("/s/", a.signer.Handler())
+	if a.cfg.AdminToken != "" {
+		a.mux.Handle("/admin/", a.replica.AdminAPI(string(a.cfg.AdminToken), a.log))
+	}
 	if a.cfg.Mode == "webhook" {
 		a.mux.Handle("POST "+a.cfg.WebhookPath, bot.NewWebhook(a.handler, string(a.cfg.WebhookSecret), bot.DefaultMaxBody, a.log))
 	}

@@ -23,26 +23,29 @@ import (
 // flag; a flag given on the command line wins over the environment, which wins over the
 // default. Defaults work on a developer's machine.
 type Config struct {
-	Mode          string // polling | webhook
-	Token         secret
-	APIURL        string
-	WebhookSecret secret
-	WebhookPath   string
-	HTTPAddr      string
-	DatabaseURL   secret // may carry a password
-	RedisURL      secret
-	PublicURL     string
-	TrustDir      string
-	LinkKeys      secret
-	LinkTTL       time.Duration
-	AdminToken    secret
-	StateTTL      time.Duration
-	Concurrency   int
-	LogFormat     string
-	LogLevel      string
-	Migrate       bool
-	ShutdownGrace time.Duration
-	PprofAddr     string
+	Mode           string // polling | webhook
+	Token          secret
+	APIURL         string
+	WebhookSecret  secret
+	WebhookPath    string
+	HTTPAddr       string
+	DatabaseURL    secret // may carry a password
+	RedisURL       secret
+	PublicURL      string
+	TrustDir       string
+	LinkKeys       secret
+	LinkTTL        time.Duration
+	AdminToken     secret
+	StateTTL       time.Duration
+	Concurrency    int
+	LogFormat      string
+	LogLevel       string
+	Migrate        bool
+	ShutdownGrace  time.Duration
+	PprofAddr      string
+	WorkerName     string
+	BroadcastRate  float64
+	ReminderBefore time.Duration
 }
 
 // secret is a string that does not print itself.
@@ -210,6 +213,36 @@ var configFields = []configField{
 			return fmt.Errorf("want host:port, got %q", v)
 		}
 		c.PprofAddr = v
+		return nil
+	}},
+	{"KEZEKBOT_WORKER_NAME", "worker-name", "", "this replica's stable name in broadcast leases (default: the host name)", func(c *Config, v string) error {
+		if v == "" {
+			h, err := os.Hostname()
+			if err != nil || h == "" {
+				h = "kezekbot"
+			}
+			v = h
+		}
+		if len(v) > 128 {
+			return errors.New("at most 128 characters")
+		}
+		c.WorkerName = v
+		return nil
+	}},
+	{"KEZEKBOT_BROADCAST_RATE", "broadcast-rate", "30", "bulk messages per second over the whole bot, shared by replicas (up to 1000 for paid broadcasts)", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 1000 {
+			return fmt.Errorf("want a number above 0 and at most 1000, got %q", v)
+		}
+		c.BroadcastRate = f
+		return nil
+	}},
+	{"KEZEKBOT_REMINDER_BEFORE", "reminder-before", "2h", "how long before the 24-hour revocation window closes parents are reminded", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d >= 24*time.Hour {
+			return fmt.Errorf("want a duration between 0 and 24h, got %q", v)
+		}
+		c.ReminderBefore = d
 		return nil
 	}},
 	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},

@@ -89,7 +89,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer a.close()
 	fmt.Fprintf(stdout, "\n  kezekbot sandbox: open %s/ and type /start\n  (fake Telegram, demo data, TEST ЭЦП keys — nothing here is real)\n\n", base)
-	if err := a.run(ctx, ln, ui.Run); err != nil {
+	if err := a.run(ctx, ln, append(a.workers(), ui.Run)...); err != nil {
 		return exitCode(stderr, "sandbox", err)
 	}
 	return 0

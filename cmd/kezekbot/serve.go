@@ -41,5 +41,5 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // workers are the background jobs of a replica besides taking updates (broadcast delivery,
-// notifications); each stops when its context ends.
-func (a *app) workers() []func(context.Context) error { return nil }
+// notifications, progress messages); each stops when its context ends.
+func (a *app) workers() []func(context.Context) error { return a.replica.Workers() }
