@@ -221,7 +221,11 @@ func (s *stepper) start(ev Start) {
 	if s.st.Lang == "" || s.expired {
 		s.st.Lang = LangFromTelegram(ev.TelegramLang)
 	}
-	if !s.expired && !s.reloadBinding() {
+	// /start re-reads the binding only while a bind link is out: that is the one moment the
+	// binding can change without this chat's own state knowing (a Signed report that never
+	// arrived). Otherwise the cached IIN is exact (only /logout here unbinds), and /start, the
+	// most frequent update, costs no database query.
+	if !s.expired && s.st.Name == SBinding && !s.reloadBinding() {
 		return
 	}
 	s.welcome("")
