@@ -73,8 +73,17 @@ func TestEventFromCallback(t *testing.T) {
 	if ev := flows.EventFromCallback("1:open:9ix:rs", 42); ev != (flows.Press{Action: flows.ActOpen, ID: 12345, Rev: 1000, MsgID: 42}) {
 		t.Errorf("%#v", ev)
 	}
-	if ev := flows.EventFromCallback("evil", 42); ev != (flows.BadPress{}) {
-		t.Errorf("%#v", ev)
+	// Our prefix but not our format: BadPress. Anything else is another dialog's (or hostile):
+	// ForeignPress, with the data and message for the adapter that routes it.
+	for _, data := range []string{"1:", "1:evil", "1:open:1:1:1", "1:open:01:1"} {
+		if ev := flows.EventFromCallback(data, 42); ev != (flows.BadPress{}) {
+			t.Errorf("EventFromCallback(%q) = %#v, want BadPress", data, ev)
+		}
+	}
+	for _, data := range []string{"evil", "", "1", "s:ok:0:1", "s:", "2:open:1:1", "\x001:open:1:1", " 1:open:1:1"} {
+		if ev := flows.EventFromCallback(data, 42); ev != (flows.ForeignPress{Data: data, MsgID: 42}) {
+			t.Errorf("EventFromCallback(%q) = %#v, want ForeignPress", data, ev)
+		}
 	}
 }
 

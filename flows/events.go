@@ -39,9 +39,14 @@ func validCommand(s string) bool {
 }
 
 // EventFromCallback maps a callback query's data and the id of the message its button was on
-// to a Press, or to BadPress when the data is not ours. The adapter must answer the callback
-// query with the Answer effect the step returns (there is always exactly one).
+// to a Press, or to BadPress when data has our version prefix ("1:") but does not parse, or
+// to ForeignPress for any other data (another dialog's button, or hostile). The adapter must
+// answer the callback query with the Answer effect the step returns (there is always exactly
+// one).
 func EventFromCallback(data string, msgID int) Event {
+	if len(data) <= len(CallbackVersion) || data[:len(CallbackVersion)] != CallbackVersion || data[len(CallbackVersion)] != ':' {
+		return ForeignPress{Data: data, MsgID: msgID}
+	}
 	p, err := ParseCallback(data)
 	if err != nil {
 		return BadPress{}

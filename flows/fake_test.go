@@ -260,7 +260,8 @@ func checkInvariants(t testing.TB, st flows.State, ev flows.Event, next flows.St
 	}
 	_, isPress := ev.(flows.Press)
 	_, isBad := ev.(flows.BadPress)
-	if isPress || isBad {
+	_, isForeign := ev.(flows.ForeignPress)
+	if isPress || isBad || isForeign {
 		if answers != 1 {
 			t.Errorf("press got %d answers, want exactly 1", answers)
 		}

@@ -8,6 +8,7 @@ package flows
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/kezekbot/kezekbot"
@@ -71,6 +72,33 @@ type State struct {
 	// shown again (a stale press, /help and back) without issuing a second link.
 	LinkURL string    `json:"u,omitempty"`
 	LinkExp time.Time `json:"x,omitzero"`
+	// Staff is the staff broadcast dialog's own state (flows/staff), kept here so that one
+	// chat has one state in one place. It is opaque to the parents' dialog: the adapter that
+	// routes staff updates (cmd/kezekbot's staffRouter) decodes and encodes it.
+	Staff RawJSON `json:"st,omitempty"`
+}
+
+// RawJSON is a JSON value kept as its text: encoded as is (not as a JSON string), and a
+// string so that State stays comparable. "" is no value; text that is not valid JSON is
+// encoded as null and comes back as "".
+type RawJSON string
+
+// MarshalJSON implements json.Marshaler.
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if r == "" || !json.Valid([]byte(r)) {
+		return []byte("null"), nil
+	}
+	return []byte(r), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = ""
+		return nil
+	}
+	*r = RawJSON(b)
+	return nil
 }
 
 // Event is something that happened in a chat.
@@ -101,6 +129,14 @@ type Press struct {
 // BadPress is a callback whose data did not parse: hostile, or from an old version.
 type BadPress struct{}
 
+// ForeignPress is a callback whose data is not the parents' ("1:…"): another dialog's
+// button (the staff dialog's "s:…"), or hostile data. An adapter that knows the other dialog
+// routes it there; the parents' Machine treats it exactly like BadPress.
+type ForeignPress struct {
+	Data  string
+	MsgID int
+}
+
 // Unsupported is a sticker, photo, voice, document, edited message or anything else the
 // dialog does not take.
 type Unsupported struct{ Kind string }
@@ -117,13 +153,14 @@ type Signed struct {
 	Result kezekbot.RevokeResult // revoke: the application after it
 }
 
-func (Start) isEvent()       {}
-func (Command) isEvent()     {}
-func (Text) isEvent()        {}
-func (Press) isEvent()       {}
-func (BadPress) isEvent()    {}
-func (Unsupported) isEvent() {}
-func (Signed) isEvent()      {}
+func (Start) isEvent()        {}
+func (Command) isEvent()      {}
+func (Text) isEvent()         {}
+func (Press) isEvent()        {}
+func (BadPress) isEvent()     {}
+func (ForeignPress) isEvent() {}
+func (Unsupported) isEvent()  {}
+func (Signed) isEvent()       {}
 
 // Effect is something the adapter must do after a step.
 type Effect interface{ isEffect() }
@@ -136,11 +173,13 @@ type Show struct {
 }
 
 // Answer answers the callback query of a Press (always exactly one per Press). Key is a
-// message-catalog key ("" for a silent answer); Alert shows it as a dialog.
+// message-catalog key ("" for a silent answer); Alert shows it as a dialog. Text, when set,
+// is the answer's plain text as is, instead of Key (another dialog's own texts).
 type Answer struct {
 	Key   string
 	Args  map[string]any
 	Alert bool
+	Text  string
 }
 
 func (Show) isEffect()   {}
@@ -204,6 +243,26 @@ type Screen struct {
 	ErrCode string
 
 	Buttons [][]Button
+
+	// Raw, when set, is the screen already rendered (another dialog's screen, such as the
+	// staff dialog's): the renderer shows it as is and ignores every other field but Lang.
+	Raw *RawScreen
+}
+
+// RawScreen is a pre-rendered screen: the message text in ParseMode ("" is plain text) and
+// its inline keyboard.
+type RawScreen struct {
+	Text      string
+	ParseMode string
+	Buttons   [][]RawButton
+}
+
+// RawButton is a pre-rendered inline button: exactly one of Data (callback data, at most
+// MaxCallbackLen bytes) and URL.
+type RawButton struct {
+	Text string
+	Data string
+	URL  string
 }
 
 // Button is an inline button. Exactly one of Action (a callback) and URL is set. Label is a

@@ -58,7 +58,7 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 	if _, signed := ev.(Signed); !signed && st.Name == SNew && ev != nil {
 		s.expired = true
 		switch ev.(type) {
-		case Press, *Press, BadPress:
+		case Press, *Press, BadPress, ForeignPress:
 			s.isPress = true
 		}
 		s.newMsg = true // nothing is known about a live message
@@ -83,7 +83,7 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 		} else {
 			s.press(*ev)
 		}
-	case BadPress:
+	case BadPress, ForeignPress:
 		s.isPress = true
 		s.badPress()
 	case Unsupported:
@@ -210,7 +210,7 @@ func (s *stepper) group(ev Event) {
 	case Start, Command:
 		s.newMsg = true
 		s.show(Screen{Kind: ScreenGroup})
-	case Press, *Press, BadPress:
+	case Press, *Press, BadPress, ForeignPress:
 		s.isPress = true
 		s.answerWith("answer.private_only", nil, true)
 	}

@@ -105,8 +105,10 @@ func randomEvent(r *rand.Rand, st flows.State, f *fixture, appIDs, refIDs []int6
 		return flows.Press{Action: allActions[r.IntN(len(allActions))], ID: pickID(), Rev: st.Rev, MsgID: st.MsgID}
 	case n < 68:
 		return flows.Press{Action: allActions[r.IntN(len(allActions))], ID: pickID(), Rev: r.Uint32(), MsgID: r.IntN(100)}
-	case n < 72:
+	case n < 70:
 		return flows.BadPress{}
+	case n < 72:
+		return flows.ForeignPress{Data: "s:ok:0:1", MsgID: r.IntN(100)}
 	case n < 80:
 		texts := []string{"привет", "791028302728", "", strings.Repeat("ы", 400), "Переезд <b>", "/start"}
 		return flows.Text{Text: texts[r.IntN(len(texts))]}
