@@ -417,8 +417,8 @@ func (in *Intake) step(ctx context.Context, h *handling, st flows.State) (flows.
 				continue
 			}
 			h.answered = true
-			text := ""
-			if e.Key != "" {
+			text := e.Text
+			if text == "" && e.Key != "" {
 				text = in.o.Render.Text(next.Lang, e.Key, e.Args)
 			}
 			if err := in.o.Send.AnswerCallbackQuery(ctx, h.cbID, text, e.Alert); err != nil {

@@ -94,6 +94,9 @@ func (r *Renderer) Text(lang flows.Lang, key string, args map[string]any) string
 
 // Screen renders s.
 func (r *Renderer) Screen(s flows.Screen) Message {
+	if s.Raw != nil {
+		return rawMessage(s.Raw)
+	}
 	w := &writer{r: r, lang: langOf(s.Lang), s: &s}
 	w.lt = r.langs[w.lang]
 	w.b.Grow(2048)
@@ -104,6 +107,49 @@ func (r *Renderer) Screen(s flows.Screen) Message {
 	}
 	w.screen()
 	return Message{Text: limitText(w.b.String()), ParseMode: ParseMode, Keyboard: r.keyboard(w.lang, s)}
+}
+
+// rawMessage shows a pre-rendered screen as it is: its text is not escaped (it is in its own
+// parse mode, plain text when ""), only kept within Telegram's limit; buttons with neither a
+// callback of at most MaxCallbackLen bytes nor an acceptable URL are dropped.
+func rawMessage(raw *flows.RawScreen) Message {
+	m := Message{Text: limitText(raw.Text), ParseMode: raw.ParseMode}
+	if raw.ParseMode != "" && m.Text != raw.Text {
+		// A cut might break markup we did not write: show the cut text plain instead.
+		m.ParseMode = ""
+	}
+	var rows [][]models.InlineKeyboardButton
+	for _, row := range raw.Buttons {
+		var out []models.InlineKeyboardButton
+		for _, b := range row {
+			kb := models.InlineKeyboardButton{Text: clip(b.Text, maxButtonLabel)}
+			switch {
+			case b.Data != "" && b.URL == "":
+				if len(b.Data) > flows.MaxCallbackLen || !utf8.ValidString(b.Data) {
+					continue
+				}
+				kb.CallbackData = b.Data
+			case b.URL != "" && b.Data == "":
+				if !okURL(b.URL) {
+					continue
+				}
+				kb.URL = b.URL
+			default:
+				continue
+			}
+			if strings.TrimSpace(kb.Text) == "" {
+				kb.Text = "•"
+			}
+			out = append(out, kb)
+		}
+		if len(out) > 0 {
+			rows = append(rows, out)
+		}
+	}
+	if len(rows) > 0 {
+		m.Keyboard = &models.InlineKeyboardMarkup{InlineKeyboard: rows}
+	}
+	return m
 }
 
 func langOf(l flows.Lang) string {
