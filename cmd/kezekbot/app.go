@@ -152,9 +152,21 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer-link: %w", err)
 	}
+	// Notifications and broadcasts: every replica runs the engine, the outbox notifier and the
+	// progress drawer; rows and the Redis pacer keep them from doing the same work twice.
+	pacer := broadcast.NewRedisPacer(a.rdb.Client(), cmp.Or(o.redisPrefix, "kz:")+"bc:", broadcast.Limits{Global: cfg.BroadcastRate}, 0)
+	a.replica, err = broadcast.NewReplica(a.db, broadcast.TelegramSender{B: a.sender.Bot()}, pacer,
+		broadcast.Config{Owner: cfg.WorkerName, Rate: cfg.BroadcastRate, Log: a.log, Metrics: a.metrics},
+		broadcast.NotifyConfig{ReminderBefore: cfg.ReminderBefore, Now: o.now, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("broadcasts: %w", err)
+	}
+
 	machine := &flows.Machine{Data: a.db, Links: a.signer, Now: o.now}
+	// Staff members' /broadcast and its dialog go to the staff dialog (flows/staff), whose
+	// store effects the broadcast replica carries out; everything else to the parents'.
 	a.intake, err = bot.NewIntake(bot.IntakeOptions{
-		Steps:         stateMetrics{s: machine, m: a.metrics},
+		Steps:         stateMetrics{s: staffRouter{parents: machine, members: a.db, effects: a.replica}, m: a.metrics},
 		Render:        bot.RenderAdapter{R: render.New(cat)},
 		Turns:         a.rdb,
 		Send:          a.sender,
@@ -167,16 +179,6 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	}
 	resume.set(a.intake)
 	a.handler = updateMetrics{h: unblocked{h: a.intake, db: a.db}, m: a.metrics}
-
-	// Notifications and broadcasts: every replica runs the engine, the outbox notifier and the
-	// progress drawer; rows and the Redis pacer keep them from doing the same work twice.
-	pacer := broadcast.NewRedisPacer(a.rdb.Client(), cmp.Or(o.redisPrefix, "kz:")+"bc:", broadcast.Limits{Global: cfg.BroadcastRate}, 0)
-	a.replica, err = broadcast.NewReplica(a.db, broadcast.TelegramSender{B: a.sender.Bot()}, pacer,
-		broadcast.Config{Owner: cfg.WorkerName, Rate: cfg.BroadcastRate, Log: a.log, Metrics: a.metrics},
-		broadcast.NotifyConfig{ReminderBefore: cfg.ReminderBefore, Now: o.now, Log: a.log})
-	if err != nil {
-		return nil, fmt.Errorf("broadcasts: %w", err)
-	}
 
 	a.routes(o.routes)
 	return a, nil
