@@ -88,6 +88,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitCode(stderr, "sandbox", err)
 	}
 	defer a.close()
+	// The staff persona may try /broadcast: it is an operator in this database.
+	if _, err := a.db.AddStaff(ctx, postgres.StaffMember{UserID: sandboxStaff, Role: postgres.RoleOperator, Lang: "ru", Note: "sandbox staff persona"}); err != nil {
+		_ = ln.Close()
+		return exitCode(stderr, "sandbox", fmt.Errorf("register the sandbox staff member: %w", err))
+	}
 	fmt.Fprintf(stdout, "\n  kezekbot sandbox: open %s/ and type /start\n  (fake Telegram, demo data, TEST ЭЦП keys — nothing here is real)\n\n", base)
 	if err := a.run(ctx, ln, append(a.workers(), ui.Run)...); err != nil {
 		return exitCode(stderr, "sandbox", err)
@@ -163,5 +168,7 @@ func sandboxPersonas() []sandbox.Persona {
 		})
 	}
 	out = append(out, sandbox.Persona{ChatID: sandboxStranger, Name: "Гость", Role: "parent", Lang: "ru", Note: "no applications in the registry"})
+	out = append(out, sandbox.Persona{ChatID: sandboxStaff, Name: "Оператор (staff)", Role: "staff", Lang: "ru",
+		Note: "a staff operator: /broadcast sends a message to the demo parents who bound the bot"})
 	return out
 }
