@@ -206,6 +206,10 @@ func (db *DB) RecordJobs(ctx context.Context, owner string, rs []JobResult) erro
 		}
 	}
 	slices.Sort(broadcasts)
+	// The rows are matched on their keys and owner only: owner is set exactly while a row is
+	// 'sending' (a CHECK says so), and naming the state would let the planner pick the partial
+	// index of rows in flight and compare every batch with every row held (seen: 90ms for
+	// 100 results with 2,000 held, against 0.3ms by primary key).
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if len(dB) > 0 {
 			// Lock the broadcasts in id order first: two replicas recording for the same two
@@ -221,7 +225,7 @@ func (db *DB) RecordJobs(ctx context.Context, owner string, rs []JobResult) erro
 						message_id = CASE WHEN r.state = 'sent' THEN r.message_id END,
 						next_at = r.next_at, owner = NULL, lease_until = NULL, attempts = d.attempts - r.back,
 						done_at = CASE WHEN r.state <> 'pending' THEN now() END
-					FROM r WHERE d.broadcast_id = r.broadcast_id AND d.chat_id = r.chat_id AND d.state = 'sending' AND d.owner = $1
+					FROM r WHERE d.broadcast_id = r.broadcast_id AND d.chat_id = r.chat_id AND d.owner = $1
 					RETURNING d.broadcast_id, d.state
 				), c AS (
 					SELECT broadcast_id, count(*) FILTER (WHERE state = 'sent') AS s, count(*) FILTER (WHERE state = 'failed') AS f,
@@ -245,7 +249,7 @@ func (db *DB) RecordJobs(ctx context.Context, owner string, rs []JobResult) erro
 					message_id = CASE WHEN r.state = 'sent' THEN r.message_id END,
 					next_at = r.next_at, owner = NULL, lease_until = NULL, attempts = t.attempts - r.back,
 					done_at = CASE WHEN r.state <> 'pending' THEN now() END
-				FROM r WHERE t.id = r.id AND t.state = 'sending' AND t.owner = $1`,
+				FROM r WHERE t.id = r.id AND t.owner = $1`,
 				owner, nID, nState, nErr, nMsg, nNext, nBack)
 			if err != nil {
 				return fmt.Errorf("record notifications: %w", err)
