@@ -208,7 +208,12 @@ type stepper struct {
 func (s *stepper) show(sc Screen) {
 	s.st.Rev++
 	sc.Lang = s.st.Lang
-	sc.Param, sc.Audience, sc.Count, sc.TextRU, sc.TextKK = s.st.Param, s.st.Audience, s.st.Count, s.st.TextRU, s.st.TextKK
+	sc.Param, sc.Audience, sc.TextRU, sc.TextKK = s.st.Param, s.st.Audience, s.st.TextRU, s.st.TextKK
+	// A screen that brings its own count (the started screen, drawn after the state is reset)
+	// keeps it; the others show the audience counted so far.
+	if sc.Count == 0 {
+		sc.Count = s.st.Count
+	}
 	s.out = append(s.out, Show{Screen: sc})
 }
 

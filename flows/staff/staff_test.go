@@ -194,3 +194,27 @@ func FuzzStep(f *testing.F) {
 		}
 	})
 }
+
+// The started screen is drawn after the state is reset; it must still say how many parents
+// the broadcast goes to.
+func TestStartedScreenKeepsCount(t *testing.T) {
+	st := State{Lang: "ru"}
+	var last Screen
+	for _, ev := range []Event{Command{Name: "broadcast"}, Press{Action: ActAll}, Counted{N: 10},
+		Text{Text: "Привет"}, Press{Action: ActSkip}, Press{Action: ActConfirm}, Created{ID: 7, Total: 10}} {
+		if p, ok := ev.(Press); ok {
+			p.Rev = st.Rev
+			ev = p
+		}
+		var out []Effect
+		st, out = Step(st, ev)
+		for _, e := range out {
+			if sh, ok := e.(Show); ok {
+				last = sh.Screen
+			}
+		}
+	}
+	if last.Kind != ScreenStarted || last.ID != 7 || last.Count != 10 {
+		t.Fatalf("started screen = %+v, want broadcast 7 to 10 parents", last)
+	}
+}
