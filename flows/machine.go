@@ -324,6 +324,21 @@ func (s *stepper) badPress() {
 
 func (s *stepper) press(p Press) {
 	s.defaultLang()
+	// Buttons of notifications (a referral issued, the window about to close) are drawn
+	// outside any dialog, with revision 0: they open an application or start a revocation
+	// from wherever the chat is. Both only read, through Data's visibility check, and the
+	// revocation is re-checked at confirm time, so no dialog state needs to vouch for them.
+	if p.Rev == 0 && (p.Action == ActOpen || p.Action == ActRevoke) {
+		s.newMsg = true
+		if s.requireBound() {
+			if p.Action == ActOpen {
+				s.card(p.ID, "")
+			} else {
+				s.revokeStart(p.ID)
+			}
+		}
+		return
+	}
 	if s.expired || p.Rev == 0 || p.Rev != s.st.Rev {
 		s.answerWith("answer.stale", nil, false)
 		s.newMsg = s.st.MsgID == 0 || (p.MsgID != 0 && p.MsgID != s.st.MsgID)

@@ -601,3 +601,35 @@ func TestMapButtons(t *testing.T) {
 		t.Error("buttons for unknown coordinates")
 	}
 }
+
+// Notification buttons carry revision 0: open and revoke work from any screen (as a new
+// message), through the same visibility and 24h checks; any other action with revision 0
+// stays stale.
+func TestNotificationEntryPoints(t *testing.T) {
+	tests := []struct {
+		name string
+		st   flows.State
+		act  flows.ButtonAction
+		id   int64
+		want string // summary prefix
+	}{
+		{"open from another screen", live(flows.SHistory, 1, 0, ""), flows.ActOpen, 2, "answer() show(card,new)"},
+		{"revoke from the menu", live(flows.SMenu, 0, 0, ""), flows.ActRevoke, 2, "answer() show(revoke_reason,new)"},
+		{"another parent's application", live(flows.SMenu, 0, 0, ""), flows.ActOpen, 100, "answer() show(error,new,err=not_found)"},
+		{"window closed", live(flows.SMenu, 0, 0, ""), flows.ActRevoke, 3, "answer(answer.refused) show(refused,new)"},
+		{"unbound chat", unbound(), flows.ActOpen, 2, "answer(answer.bind_first) show(welcome"},
+		{"other actions stay stale", live(flows.SMenu, 0, 0, ""), flows.ActHistory, 2, "answer(answer.stale)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture()
+			_, effs, _ := f.step(t, chatA, tt.st, flows.Press{Action: tt.act, ID: tt.id, Rev: 0, MsgID: 900})
+			if got := summary(effs); !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("got %s, want prefix %s", got, tt.want)
+			}
+			if len(f.links.issued) != 0 {
+				t.Fatal("a notification button issued a signing link")
+			}
+		})
+	}
+}
