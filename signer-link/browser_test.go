@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,35 +16,16 @@ import (
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	signerlink "github.com/kezekbot/kezekbot/signer-link"
 	"github.com/kezekbot/kezekbot/signer-link/fakencalayer"
 )
-
-// findChromium returns the browser to drive: $KEZEKBOT_CHROMIUM, or the first of the usual
-// names on PATH.
-func findChromium() string {
-	if p := os.Getenv("KEZEKBOT_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // TestBrowser opens signing pages in headless Chromium: the real sign.js fetches the
 // document, talks to the fake NCALayer over a WebSocket, posts the signature, and the chat is
 // told. It also checks that the page breaks no CSP rule.
 func TestBrowser(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found but CI is set: .ci/run must install it (apt-get install -y chromium)")
-		}
-		t.Skip("chromium not found: apt-get install -y chromium (or set KEZEKBOT_CHROMIUM) to run the browser test")
-	}
+	chromium := testenv.Chromium(t)
 
 	e := newEnv(t)
 	p := e.parent(time.Hour)

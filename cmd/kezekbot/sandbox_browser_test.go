@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,37 +16,18 @@ import (
 
 	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/i18n"
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/store/postgres"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
 	redisstore "github.com/kezekbot/kezekbot/store/redis"
 )
-
-// sandboxChromium returns the browser to drive: $KEZEKBOT_CHROMIUM, Debian's /usr/bin/chromium,
-// or another usual name on PATH.
-func sandboxChromium() string {
-	if p := os.Getenv("KEZEKBOT_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // TestSandboxBrowser runs `kezekbot sandbox` and uses it in headless Chromium the way a
 // developer does after `make run`: pick the first demo parent, /start, sign in with the
 // sandbox's ЭЦП, open the application with the fresh referral, revoke it with a preset reason
 // and sign, and see the result in the chat. The screenshot is left in the test's temp dir.
 func TestSandboxBrowser(t *testing.T) {
-	chromium := sandboxChromium()
-	if chromium == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found but CI is set: .ci/run must install it (apt-get install -y chromium)")
-		}
-		t.Skip("chromium not found: apt-get install -y chromium (or set KEZEKBOT_CHROMIUM) to run the browser test")
-	}
+	chromium := testenv.Chromium(t)
 	cat, err := i18n.New()
 	if err != nil {
 		t.Fatal(err)

@@ -10,31 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
 )
-
-// verifyXMLSamplesDir finds ../shared/testdata/ncalayer-samples next to the repository root
-// (the directory holding go.mod), or skips the test if it is absent.
-func verifyXMLSamplesDir(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			s := filepath.Join(dir, "..", "shared", "testdata", "ncalayer-samples")
-			if _, err := os.Stat(filepath.Join(s, "expected.tsv")); err != nil {
-				t.Skipf("NCALayer sample corpus not found at %s: %v", s, err)
-			}
-			return s
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("no go.mod above %s", wd)
-		}
-	}
-}
 
 // runVerifyXMLForTest runs the command and decodes its one JSON object.
 func runVerifyXMLForTest(t *testing.T, args ...string) (int, map[string]any, string) {
@@ -59,7 +38,7 @@ func runVerifyXMLForTest(t *testing.T, args ...string) (int, map[string]any, str
 }
 
 func TestVerifyXMLSamples(t *testing.T) {
-	dir := verifyXMLSamplesDir(t)
+	dir := testenv.NCALayerSamples(t)
 	f, err := os.Open(filepath.Join(dir, "expected.tsv"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
 )
@@ -82,31 +83,9 @@ type sampleRow struct {
 	raw      []string
 }
 
-// samplesDir finds ../shared/testdata/ncalayer-samples from the directory holding go.mod,
-// walking up from the test's working directory. It skips the test if the corpus is absent.
-func samplesDir(tb testing.TB) string {
-	tb.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			s := filepath.Join(dir, "..", "shared", "testdata", "ncalayer-samples")
-			if _, err := os.Stat(filepath.Join(s, "expected.tsv")); err != nil {
-				tb.Skipf("NCALayer sample corpus not found at %s (expected next to the repo): %v", s, err)
-			}
-			return s
-		}
-		if filepath.Dir(dir) == dir {
-			tb.Fatalf("no go.mod above %s", wd)
-		}
-	}
-}
-
 func readSamples(tb testing.TB) (string, []sampleRow) {
 	tb.Helper()
-	dir := samplesDir(tb)
+	dir := testenv.NCALayerSamples(tb)
 	f, err := os.Open(filepath.Join(dir, "expected.tsv"))
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 )
 
@@ -89,7 +90,7 @@ func TestSamples(t *testing.T) {
 
 // TestSamplesCanonical checks that Result.Canonical of a real sample is its signed content.
 func TestSamplesCanonical(t *testing.T) {
-	dir := samplesDir(t)
+	dir := testenv.NCALayerSamples(t)
 	ts, err := xmlsig.LoadTrustDir(filepath.Join(dir, "trust"))
 	if err != nil {
 		t.Fatal(err)

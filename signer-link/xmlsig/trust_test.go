@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
 )
@@ -73,7 +74,7 @@ func TestLoadTrustDir(t *testing.T) {
 		}
 	})
 	t.Run("Samples", func(t *testing.T) {
-		ts, err := xmlsig.LoadTrustDir(filepath.Join(samplesDir(t), "trust"))
+		ts, err := xmlsig.LoadTrustDir(filepath.Join(testenv.NCALayerSamples(t), "trust"))
 		if err != nil {
 			t.Fatal(err)
 		}
