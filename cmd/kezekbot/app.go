@@ -63,6 +63,8 @@ type app struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	replica *broadcast.Replica
+	// background are jobs of the app itself (CRL reloading) that run next to the workers.
+	background []func(context.Context) error
 }
 
 func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
@@ -100,7 +102,16 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 			a.log.Warn("trust dir: certificate skipped", "file", s.File, "err", s.Err)
 		}
 	}
-	verifier, err := xmlsig.NewVerifier(trust)
+	var vopts []xmlsig.Option
+	if cfg.CRLDir != "" {
+		crl, err := newCRLReloader(cfg.CRLDir, a.log)
+		if err != nil {
+			return nil, err
+		}
+		vopts = append(vopts, xmlsig.WithRevocation(crl))
+		a.background = append(a.background, func(ctx context.Context) error { return crl.run(ctx, 10*time.Minute) })
+	}
+	verifier, err := xmlsig.NewVerifier(trust, vopts...)
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}

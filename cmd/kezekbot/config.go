@@ -33,6 +33,7 @@ type Config struct {
 	RedisURL       secret
 	PublicURL      string
 	TrustDir       string
+	CRLDir         string
 	LinkKeys       secret
 	LinkTTL        time.Duration
 	AdminToken     secret
@@ -162,6 +163,16 @@ var configFields = []configField{
 			}
 		}
 		c.TrustDir = v
+		return nil
+	}},
+	{"KEZEKBOT_CRL_DIR", "crl-dir", "", "if set, refuse signatures by revoked certificates: CRLs of the trusted CAs (PEM/DER), re-read every 10 minutes", func(c *Config, v string) error {
+		if v != "" {
+			st, err := os.Stat(v)
+			if err != nil || !st.IsDir() {
+				return fmt.Errorf("%q is not a readable directory", v)
+			}
+		}
+		c.CRLDir = v
 		return nil
 	}},
 	{"KEZEKBOT_LINK_KEYS", "link-keys", "", "HMAC keys of signing links, newest first: id:base64[,id:base64…]", func(c *Config, v string) error {

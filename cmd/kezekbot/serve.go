@@ -42,4 +42,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // workers are the background jobs of a replica besides taking updates (broadcast delivery,
 // notifications, progress messages); each stops when its context ends.
-func (a *app) workers() []func(context.Context) error { return a.replica.Workers() }
+func (a *app) workers() []func(context.Context) error {
+	return append(a.replica.Workers(), a.background...)
+}
