@@ -34,6 +34,8 @@ const (
 const (
 	ActRefresh  ButtonAction = "re"   // show the current screen again («Назад» from help, «Ещё раз» after an error)
 	ActLangMenu ButtonAction = "lang" // open the language choice
+	ActSettings ButtonAction = "set"  // open /settings
+	ActMute     ButtonAction = "mute" // flip a notification kind on /settings, ID = index into MuteKinds
 )
 
 // actions is the set ParseCallback accepts; anything else is hostile or from another version.
@@ -41,7 +43,7 @@ var actions = map[ButtonAction]struct{}{
 	ActLangKK: {}, ActLangRU: {}, ActBind: {}, ActMenu: {}, ActApps: {}, ActOpen: {},
 	ActHistory: {}, ActDocs: {}, ActReferral: {}, ActExtend: {}, ActRevoke: {},
 	ActPickReferral: {}, ActReasonPreset: {}, ActConfirm: {}, ActCancel: {}, ActBack: {},
-	ActLogout: {}, ActRefresh: {}, ActLangMenu: {},
+	ActLogout: {}, ActRefresh: {}, ActLangMenu: {}, ActSettings: {}, ActMute: {},
 }
 
 // CallbackVersion prefixes every callback data string; bump it when the format changes, and

@@ -12,7 +12,7 @@ var allActions = []flows.ButtonAction{
 	flows.ActLangKK, flows.ActLangRU, flows.ActBind, flows.ActMenu, flows.ActApps, flows.ActOpen,
 	flows.ActHistory, flows.ActDocs, flows.ActReferral, flows.ActExtend, flows.ActRevoke,
 	flows.ActPickReferral, flows.ActReasonPreset, flows.ActConfirm, flows.ActCancel, flows.ActBack,
-	flows.ActLogout, flows.ActRefresh, flows.ActLangMenu,
+	flows.ActLogout, flows.ActRefresh, flows.ActLangMenu, flows.ActSettings, flows.ActMute,
 }
 
 func TestCallbackRoundTrip(t *testing.T) {

@@ -24,6 +24,53 @@ type fakeData struct {
 	apps  []kezekbot.ApplicationDetail
 	err   error // returned by every call when set
 	calls int
+	// muted is the MuteStore side: chat → kinds switched off.
+	muted map[int64]map[string]bool
+}
+
+func (f *fakeData) Muted(_ context.Context, chatID int64) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	var out []string
+	for k := range f.muted[chatID] {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (f *fakeData) SetMuted(_ context.Context, chatID int64, kind string, muted bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return f.err
+	}
+	if !slices.ContainsFunc(flows.MuteKinds, func(k flows.MuteKind) bool { return k.Kind == kind }) {
+		return kezekbot.Errorf(kezekbot.EINVALID, "unknown notification kind %q", kind)
+	}
+	if f.muted == nil {
+		f.muted = map[int64]map[string]bool{}
+	}
+	if muted {
+		if f.muted[chatID] == nil {
+			f.muted[chatID] = map[string]bool{}
+		}
+		f.muted[chatID][kind] = true
+	} else {
+		delete(f.muted[chatID], kind)
+	}
+	return nil
+}
+
+// mutedOf returns the kinds a chat muted, sorted.
+func (f *fakeData) mutedOf(chatID int64) []string {
+	out, _ := (&fakeData{muted: f.muted}).Muted(context.Background(), chatID)
+	return out
 }
 
 func (f *fakeData) BoundIIN(_ context.Context, chatID int64) (kezekbot.IIN, error) {

@@ -48,6 +48,7 @@ const (
 	SRevokeConfirm StateName = "revoke_confirm" // summary, «Подтвердить отказ»
 	SRevokeSigning StateName = "revoke_signing" // a SIGN link was sent, waiting for the signature
 	SExtend        StateName = "extend"         // «Продлить направление» explanation
+	SSettings      StateName = "settings"       // /settings: which notifications the chat gets
 )
 
 // State is everything the dialog remembers about one chat between updates. It is small and
@@ -207,9 +208,10 @@ const (
 	ScreenBound         ScreenKind = "bound"          // bind succeeded
 	ScreenLoggedOut     ScreenKind = "logged_out"
 	ScreenHelp          ScreenKind = "help"
-	ScreenGroup         ScreenKind = "group" // the bot works in private chats only
-	ScreenError         ScreenKind = "error" // something broke on our side; try again
-	ScreenLang          ScreenKind = "lang"  // choose the language
+	ScreenGroup         ScreenKind = "group"    // the bot works in private chats only
+	ScreenError         ScreenKind = "error"    // something broke on our side; try again
+	ScreenLang          ScreenKind = "lang"     // choose the language
+	ScreenSettings      ScreenKind = "settings" // notification kinds, each on or off
 )
 
 // Screen is what to show, in data; bot/ turns it into text and a keyboard in the chat's
@@ -241,6 +243,8 @@ type Screen struct {
 	IIN kezekbot.IIN
 	// ErrCode is the kezekbot error code ScreenError explains ("error.<code>" in the catalog).
 	ErrCode string
+	// Muted is, on ScreenSettings, the MuteKinds the chat switched off (absent: on).
+	Muted map[string]bool
 
 	Buttons [][]Button
 
@@ -316,4 +320,36 @@ type Data interface {
 	// Applications returns the applicant's applications, newest first.
 	Applications(ctx context.Context, iin kezekbot.IIN) ([]kezekbot.Application, error)
 	Application(ctx context.Context, iin kezekbot.IIN, id int64) (kezekbot.ApplicationDetail, error)
+}
+
+// MuteStore is optionally implemented by Data: the notification kinds a chat muted, and the
+// one write /settings makes. Kinds are MuteKinds' Kind; mutes are per chat, not per IIN.
+// Without it the menu has no settings button and /settings is an error screen.
+type MuteStore interface {
+	// Muted returns the kinds the chat muted.
+	Muted(ctx context.Context, chatID int64) ([]string, error)
+	// SetMuted mutes or unmutes one kind for the chat.
+	SetMuted(ctx context.Context, chatID int64, kind string, muted bool) error
+}
+
+// CatalogKey is a label or notice argument that is itself a catalog key: the renderer puts
+// in its text in the screen's language.
+type CatalogKey string
+
+// MuteKind is a kind of notification a parent can switch off in /settings.
+type MuteKind struct {
+	// Kind is the store's name of the kind (store/postgres.MuteKinds).
+	Kind string
+	// Label is its catalog key.
+	Label string
+}
+
+// MuteKinds are the kinds /settings shows, in order; a toggle button's ID is the index here,
+// so the order only grows at the end.
+var MuteKinds = []MuteKind{
+	{Kind: "referral_issued", Label: "mute.referral_issued"},
+	{Kind: "reminder", Label: "mute.reminder"},
+	{Kind: "referral_closed", Label: "mute.referral_closed"},
+	{Kind: "status_changed", Label: "mute.status_changed"},
+	{Kind: "queue_changed", Label: "mute.queue_changed"},
 }

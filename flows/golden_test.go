@@ -34,6 +34,7 @@ func matrixStates() []flows.State {
 		live(flows.SRevokeReason, 2, 20, ""),
 		live(flows.SRevokeConfirm, 2, 20, "Переезд"),
 		signing(2, 20),
+		live(flows.SSettings, 0, 0, ""),
 	}
 }
 
@@ -55,6 +56,7 @@ func matrixEvents() []namedEvent {
 		fixed("/lang", flows.Command{Name: "lang"}),
 		fixed("/apps", flows.Command{Name: "apps"}),
 		fixed("/menu", flows.Command{Name: "menu"}),
+		fixed("/settings", flows.Command{Name: "settings"}),
 		fixed("/cancel", flows.Command{Name: "cancel"}),
 		fixed("/help", flows.Command{Name: "help"}),
 		fixed("/logout", flows.Command{Name: "logout"}),
@@ -76,6 +78,7 @@ func matrixEvents() []namedEvent {
 		{flows.ActApps, 1}, {flows.ActOpen, 1}, {flows.ActOpen, 100}, {flows.ActHistory, 2}, {flows.ActDocs, 2},
 		{flows.ActExtend, 2}, {flows.ActReferral, 20}, {flows.ActRevoke, 2}, {flows.ActPickReferral, 20},
 		{flows.ActReasonPreset, 0}, {flows.ActReasonPreset, 4}, {flows.ActConfirm, 20},
+		{flows.ActSettings, 0}, {flows.ActMute, 1}, {flows.ActMute, 5},
 	} {
 		evs = append(evs, live(b.act, b.id))
 	}

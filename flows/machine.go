@@ -276,6 +276,10 @@ func (s *stepper) command(ev Command) {
 		}
 	case "menu":
 		s.menu("")
+	case "settings", "notifications":
+		if s.requireBound() {
+			s.settings("")
+		}
 	case "cancel":
 		s.cancel()
 	case "help":
@@ -406,6 +410,15 @@ func (s *stepper) press(p Press) {
 			return
 		}
 		s.confirm()
+	case ActSettings:
+		if s.requireBound() {
+			s.settings("")
+		}
+	case ActMute:
+		if !s.inState(SSettings) || !s.requireBound() {
+			return
+		}
+		s.toggleMute(p.ID)
 	default:
 		s.answerWith("answer.stale", nil, false)
 		s.showCurrent("notice.stale", nil)
@@ -471,6 +484,12 @@ func (s *stepper) showCurrent(notice string, args map[string]any) {
 		}
 	case SMenu:
 		s.menu(notice)
+	case SSettings:
+		if bound {
+			s.settings(notice)
+		} else {
+			s.welcome(notice)
+		}
 	case SList:
 		s.guarded(func() { s.list(s.st.Page, notice) }, notice)
 	case SCard:
@@ -559,10 +578,93 @@ func (s *stepper) menu(notice string) {
 	}
 	s.st.Name = SMenu
 	s.clearFlow()
-	s.show(Screen{Kind: ScreenMenu, Notice: notice, IIN: s.st.IIN, Buttons: [][]Button{
-		{btn("btn.apps", ActApps, 0)},
-		{btn("btn.lang", ActLangMenu, 0), btn("btn.logout", ActLogout, 0)},
-	}})
+	rows := [][]Button{{btn("btn.apps", ActApps, 0)}}
+	if _, ok := s.m.Data.(MuteStore); ok {
+		rows = append(rows, []Button{btn("btn.settings", ActSettings, 0)})
+	}
+	rows = append(rows, []Button{btn("btn.lang", ActLangMenu, 0), btn("btn.logout", ActLogout, 0)})
+	s.show(Screen{Kind: ScreenMenu, Notice: notice, IIN: s.st.IIN, Buttons: rows})
+}
+
+// mutes returns the store of mutes, or shows ScreenError when Data has none.
+func (s *stepper) mutes() (MuteStore, bool) {
+	ms, ok := s.m.Data.(MuteStore)
+	if !ok {
+		s.fail("settings", kezekbot.Errorf(kezekbot.EINTERNAL, "Data does not implement MuteStore"))
+	}
+	return ms, ok
+}
+
+// settings shows /settings: every MuteKinds kind with a button that flips it, read fresh.
+func (s *stepper) settings(notice string) {
+	ms, ok := s.mutes()
+	if !ok {
+		return
+	}
+	kinds, err := ms.Muted(s.ctx, s.chat)
+	if err != nil {
+		s.fail("load mutes", err)
+		return
+	}
+	muted := make(map[string]bool, len(kinds))
+	for _, k := range kinds {
+		muted[k] = true
+	}
+	s.settingsScreen(notice, muted)
+}
+
+func (s *stepper) settingsScreen(notice string, muted map[string]bool) {
+	s.st.Name = SSettings
+	s.clearFlow()
+	rows := make([][]Button, 0, len(MuteKinds)+1)
+	for i, k := range MuteKinds {
+		label := "btn.mute_on"
+		if muted[k.Kind] {
+			label = "btn.mute_off"
+		}
+		rows = append(rows, []Button{{Label: label, LabelArgs: map[string]any{"Kind": CatalogKey(k.Label)}, Action: ActMute, ID: int64(i)}})
+	}
+	rows = append(rows, []Button{btn("btn.menu", ActMenu, 0)})
+	s.show(Screen{Kind: ScreenSettings, Notice: notice, Muted: muted, Buttons: rows})
+}
+
+// toggleMute flips MuteKinds[i] for the chat: the state is read fresh, so a second device's
+// change is not undone by a press drawn before it (that press is stale anyway).
+func (s *stepper) toggleMute(i int64) {
+	if i < 0 || i >= int64(len(MuteKinds)) {
+		s.answerWith("answer.stale", nil, false)
+		s.showCurrent("notice.stale", nil)
+		return
+	}
+	ms, ok := s.mutes()
+	if !ok {
+		return
+	}
+	kinds, err := ms.Muted(s.ctx, s.chat)
+	if err != nil {
+		s.fail("load mutes", err)
+		return
+	}
+	muted := make(map[string]bool, len(kinds)+1)
+	for _, k := range kinds {
+		muted[k] = true
+	}
+	k := MuteKinds[i]
+	mute := !muted[k.Kind]
+	if err := ms.SetMuted(s.ctx, s.chat, k.Kind, mute); err != nil {
+		s.fail("set mute", err)
+		return
+	}
+	muted[k.Kind] = mute
+	if !mute {
+		delete(muted, k.Kind)
+	}
+	answer := "answer.unmuted"
+	if mute {
+		answer = "answer.muted"
+	}
+	s.answerWith(answer, map[string]any{"Kind": CatalogKey(k.Label)}, false)
+	s.settingsScreen("", muted)
 }
 
 func (s *stepper) bind() {
@@ -649,7 +751,7 @@ func (s *stepper) back() {
 		s.guarded(func() { s.card(s.st.AppID, "") }, "")
 	case SRevokeConfirm:
 		s.guarded(func() { s.reasonScreen(s.st.AppID, s.st.RefID, "", nil) }, "")
-	case SList:
+	case SList, SSettings:
 		s.menu("")
 	default:
 		s.showCurrent("", nil)

@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -405,6 +406,89 @@ func TestStep(t *testing.T) {
 		{name: "signing link expired", chat: chatA, st: signing(2, 20), ev: press(signing(2, 20), flows.ActRefresh, 0), setup: func(f *fixture) { f.now = at(1) },
 			want: flows.SCard, effects: "answer() show(card,notice.link_expired)"},
 
+		// /settings: notification kinds, muted per chat
+		{name: "settings command", chat: chatA, st: live(flows.SMenu, 0, 0, ""), ev: flows.Command{Name: "/settings"},
+			want: flows.SSettings, effects: "show(settings,new)",
+			check: func(t *testing.T, _ *fixture, _ flows.State, sc flows.Screen) {
+				want := []string{"menu:0", "mute:0", "mute:1", "mute:2", "mute:3", "mute:4"}
+				if got := buttons(sc); !slices.Equal(got, want) || len(sc.Muted) != 0 {
+					t.Errorf("buttons %v muted %v", got, sc.Muted)
+				}
+				for _, row := range sc.Buttons[:len(flows.MuteKinds)] {
+					if row[0].Label != "btn.mute_on" {
+						t.Errorf("label %q, want btn.mute_on", row[0].Label)
+					}
+				}
+			}},
+		{name: "menu has a settings button", chat: chatA, st: live(flows.SList, 0, 0, ""), ev: press(live(flows.SList, 0, 0, ""), flows.ActMenu, 0),
+			want: flows.SMenu, effects: "answer() show(menu)",
+			check: func(t *testing.T, _ *fixture, _ flows.State, sc flows.Screen) {
+				if !hasButton(sc, flows.ActSettings) {
+					t.Errorf("menu buttons %v", buttons(sc))
+				}
+			}},
+		{name: "settings button", chat: chatA, st: live(flows.SMenu, 0, 0, ""), ev: press(live(flows.SMenu, 0, 0, ""), flows.ActSettings, 0),
+			setup: func(f *fixture) { f.data.muted = map[int64]map[string]bool{chatA: {"queue_changed": true}} },
+			want:  flows.SSettings, effects: "answer() show(settings)",
+			check: func(t *testing.T, _ *fixture, _ flows.State, sc flows.Screen) {
+				if !sc.Muted["queue_changed"] || len(sc.Muted) != 1 || sc.Buttons[4][0].Label != "btn.mute_off" {
+					t.Errorf("muted %v buttons %+v", sc.Muted, sc.Buttons)
+				}
+			}},
+		{name: "toggle reminder off", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: press(live(flows.SSettings, 0, 0, ""), flows.ActMute, 1),
+			want: flows.SSettings, effects: "answer(answer.muted) show(settings)",
+			check: func(t *testing.T, f *fixture, _ flows.State, sc flows.Screen) {
+				if got := f.data.mutedOf(chatA); !slices.Equal(got, []string{"reminder"}) || len(f.data.mutedOf(chatB)) != 0 {
+					t.Errorf("muted A %v B %v", got, f.data.mutedOf(chatB))
+				}
+				if !sc.Muted["reminder"] || sc.Buttons[1][0].Label != "btn.mute_off" || sc.Buttons[1][0].ID != 1 {
+					t.Errorf("muted %v button %+v", sc.Muted, sc.Buttons[1][0])
+				}
+			}},
+		{name: "toggle reminder back on", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: press(live(flows.SSettings, 0, 0, ""), flows.ActMute, 1),
+			setup: func(f *fixture) {
+				f.data.muted = map[int64]map[string]bool{chatA: {"reminder": true, "status_changed": true}, chatB: {"reminder": true}}
+			},
+			want: flows.SSettings, effects: "answer(answer.unmuted) show(settings)",
+			check: func(t *testing.T, f *fixture, _ flows.State, sc flows.Screen) {
+				if got := f.data.mutedOf(chatA); !slices.Equal(got, []string{"status_changed"}) || len(f.data.mutedOf(chatB)) != 1 {
+					t.Errorf("muted A %v B %v", got, f.data.mutedOf(chatB))
+				}
+				if sc.Muted["reminder"] || !sc.Muted["status_changed"] {
+					t.Errorf("muted %v", sc.Muted)
+				}
+			}},
+		{name: "stale toggle", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: flows.Press{Action: flows.ActMute, ID: 1, Rev: 6, MsgID: 55},
+			want: flows.SSettings, effects: "answer(answer.stale) show(settings,notice.stale)",
+			check: func(t *testing.T, f *fixture, _ flows.State, _ flows.Screen) {
+				if got := f.data.mutedOf(chatA); len(got) != 0 {
+					t.Errorf("a stale press muted %v", got)
+				}
+			}},
+		{name: "toggle out of range", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: press(live(flows.SSettings, 0, 0, ""), flows.ActMute, int64(len(flows.MuteKinds))),
+			want: flows.SSettings, effects: "answer(answer.stale) show(settings,notice.stale)"},
+		{name: "toggle forged on the menu", chat: chatA, st: live(flows.SMenu, 0, 0, ""), ev: press(live(flows.SMenu, 0, 0, ""), flows.ActMute, 1),
+			want: flows.SMenu, effects: "answer(answer.stale) show(menu,notice.stale)",
+			check: func(t *testing.T, f *fixture, _ flows.State, _ flows.Screen) {
+				if got := f.data.mutedOf(chatA); len(got) != 0 {
+					t.Errorf("a forged press muted %v", got)
+				}
+			}},
+		{name: "settings unbound", chat: 77, st: unbound(), ev: flows.Command{Name: "settings"},
+			want: flows.SUnbound, effects: "show(welcome,new,notice.bind_first)"},
+		{name: "settings button unbound", chat: 77, st: unbound(), ev: press(unbound(), flows.ActSettings, 0),
+			want: flows.SUnbound, effects: "answer(answer.bind_first) show(welcome,notice.bind_first)"},
+		{name: "settings after expiry, unbound", chat: 77, st: flows.State{}, ev: flows.Command{Name: "settings"},
+			want: flows.SUnbound, effects: "show(welcome,new,notice.bind_first)"},
+		{name: "back from settings", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: press(live(flows.SSettings, 0, 0, ""), flows.ActBack, 0),
+			want: flows.SMenu, effects: "answer() show(menu)"},
+		{name: "settings store down", chat: chatA, st: live(flows.SMenu, 0, 0, ""), ev: flows.Command{Name: "settings"},
+			setup: func(f *fixture) { f.data.err = errBoom },
+			want:  flows.SMenu, effects: "show(error,new,err=internal)", wantErr: true},
+		{name: "toggle store down", chat: chatA, st: live(flows.SSettings, 0, 0, ""), ev: press(live(flows.SSettings, 0, 0, ""), flows.ActMute, 0),
+			setup: func(f *fixture) { f.data.err = errBoom },
+			want:  flows.SSettings, effects: "answer() show(error,err=internal)", wantErr: true},
+
 		// free text, unsupported, commands, groups
 		{name: "free text on a card", chat: chatA, st: live(flows.SCard, 2, 0, ""), ev: flows.Text{Text: "здравствуйте"},
 			want: flows.SCard, effects: "show(card,new,notice.use_buttons)"},
@@ -631,5 +715,20 @@ func TestNotificationEntryPoints(t *testing.T) {
 				t.Fatal("a notification button issued a signing link")
 			}
 		})
+	}
+}
+
+// TestSettingsWithoutMuteStore: a Data without MuteStore draws no settings button, and
+// /settings is an error screen rather than a panic.
+func TestSettingsWithoutMuteStore(t *testing.T) {
+	f := newFixture()
+	f.m.Data = struct{ flows.Data }{f.data}
+	_, effs, _ := f.step(t, chatA, live(flows.SList, 0, 0, ""), flows.Command{Name: "menu"})
+	if sc := screenOf(t, effs); sc.Kind != flows.ScreenMenu || hasButton(sc, flows.ActSettings) {
+		t.Errorf("menu %s buttons %v", sc.Kind, buttons(sc))
+	}
+	st, effs, err := f.step(t, chatA, live(flows.SMenu, 0, 0, ""), flows.Command{Name: "settings"})
+	if got := summary(effs); got != "show(error,new,err=internal)" || err == nil || st.Name != flows.SMenu {
+		t.Errorf("effects %s err %v state %q", got, err, st.Name)
 	}
 }

@@ -160,12 +160,13 @@ func langOf(l flows.Lang) string {
 }
 
 // args formats the times and durations flows put into label and notice arguments: a key
-// ending in "Date" gets the date, any other time the date and time.
+// ending in "Date" gets the date, any other time the date and time. A flows.CatalogKey gets
+// its text.
 func (r *Renderer) args(lang string, in map[string]any) map[string]any {
 	conv := false
 	for _, v := range in {
 		switch v.(type) {
-		case time.Time, time.Duration, kezekbot.IIN:
+		case time.Time, time.Duration, kezekbot.IIN, flows.CatalogKey:
 			conv = true
 		}
 	}
@@ -185,6 +186,8 @@ func (r *Renderer) args(lang string, in map[string]any) map[string]any {
 			out[k] = i18n.Duration(lang, x)
 		case kezekbot.IIN:
 			out[k] = x.Masked()
+		case flows.CatalogKey:
+			out[k] = r.cat.T(lang, string(x), nil)
 		default:
 			out[k] = v
 		}
@@ -440,6 +443,8 @@ func (w *writer) screen() {
 		w.text("help.body", nil)
 	case flows.ScreenGroup:
 		w.text("group.body", nil)
+	case flows.ScreenSettings:
+		w.settings()
 	default: // ScreenError and anything unknown
 		w.title("error.title")
 		key := "error." + s.ErrCode
@@ -817,4 +822,26 @@ func (w *writer) refused() {
 			w.text("refusal.not_active", map[string]any{"State": w.refState(rf.State)})
 		}
 	}
+}
+
+// settings lists every notification kind with its state: on unless the screen says muted.
+func (w *writer) settings() {
+	w.title("settings.title")
+	for _, k := range flows.MuteKinds {
+		if w.s.Muted[k.Kind] {
+			w.raw("🔕 ")
+		} else {
+			w.raw("🔔 ")
+		}
+		w.text(k.Label, nil)
+		w.raw(" — <i>")
+		if w.s.Muted[k.Kind] {
+			w.text("settings.off", nil)
+		} else {
+			w.text("settings.on", nil)
+		}
+		w.raw("</i>\n")
+	}
+	w.nl()
+	w.text("settings.body", nil)
 }

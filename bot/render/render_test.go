@@ -129,6 +129,8 @@ func screens(name string, lang flows.Lang) []flows.Screen {
 		{Kind: flows.ScreenError, ErrCode: kezekbot.ENOTFOUND, Buttons: [][]flows.Button{{btn("btn.retry", flows.ActRefresh, 0), btn("btn.menu", flows.ActMenu, 0)}}},
 		{Kind: flows.ScreenError, ErrCode: "title"},
 		{Kind: flows.ScreenError, ErrCode: "no_such_code"},
+		{Kind: flows.ScreenSettings, Muted: map[string]bool{"reminder": true}, Buttons: settingsButtons(map[string]bool{"reminder": true})},
+		{Kind: flows.ScreenSettings},
 		{Kind: "from_the_future"},
 	} {
 		s.Lang, s.Rev, s.Now = lang, math.MaxUint32, now
@@ -138,7 +140,7 @@ func screens(name string, lang flows.Lang) []flows.Screen {
 }
 
 // keyLike finds catalog keys left in a text: a key is printed when a text is missing.
-var keyLike = regexp.MustCompile(`\b(btn|answer|notice|error|welcome|lang|menu|bind_link|bound|logged_out|list|card|field|status|benefit|referral|history|docs|doc|extend|revoke_pick|revoke_reason|revoke_confirm|sign_link|revoked|refused|refusal|help|group|common)\.[a-z_]+\b`)
+var keyLike = regexp.MustCompile(`\b(btn|answer|notice|error|welcome|lang|menu|bind_link|bound|logged_out|list|card|field|status|benefit|referral|history|docs|doc|extend|revoke_pick|revoke_reason|revoke_confirm|sign_link|revoked|refused|refusal|help|group|common|settings|mute)\.[a-z_]+\b`)
 
 func TestEveryKindRendersInBothLanguages(t *testing.T) {
 	r := newRenderer(t)
@@ -309,6 +311,50 @@ func TestCardFields(t *testing.T) {
 		Buttons: [][]flows.Button{flows.MapButtons(detail("x").Referrals[0].Kindergarten)}})
 	if m.Keyboard == nil || !strings.HasPrefix(m.Keyboard.InlineKeyboard[0][0].URL, "https://2gis.kz/astana/geo/71.43") {
 		t.Errorf("map button: %+v", m.Keyboard)
+	}
+}
+
+// settingsButtons are the toggles of /settings as flows draws them.
+func settingsButtons(muted map[string]bool) [][]flows.Button {
+	var rows [][]flows.Button
+	for i, k := range flows.MuteKinds {
+		label := "btn.mute_on"
+		if muted[k.Kind] {
+			label = "btn.mute_off"
+		}
+		rows = append(rows, []flows.Button{{Label: label, LabelArgs: map[string]any{"Kind": flows.CatalogKey(k.Label)}, Action: flows.ActMute, ID: int64(i)}})
+	}
+	return append(rows, []flows.Button{btn("btn.menu", flows.ActMenu, 0)})
+}
+
+func TestSettings(t *testing.T) {
+	r := newRenderer(t)
+	muted := map[string]bool{"reminder": true}
+	for _, tc := range []struct {
+		lang                     flows.Lang
+		title, on, off, reminder string
+		reminderBtn, referralBtn string
+		answerMuted              string
+	}{
+		{flows.Russian, "🔔 Уведомления", "включено", "выключено", "Напоминание о сроке отзыва направления",
+			"🔕 Напоминание о сроке отзыва направления", "🔔 Выдано направление", "Выключено: Напоминание о сроке отзыва направления."},
+		{flows.Kazakh, "🔔 Хабарламалар", "қосулы", "өшірулі", "Жолдаманы кері қайтару мерзімі туралы еске салу",
+			"🔕 Жолдаманы кері қайтару мерзімі туралы еске салу", "🔔 Жолдама берілді", "Өшірілді: Жолдаманы кері қайтару мерзімі туралы еске салу."},
+	} {
+		m := r.Screen(flows.Screen{Kind: flows.ScreenSettings, Lang: tc.lang, Rev: 1000, Muted: muted, Buttons: settingsButtons(muted)})
+		checkText(t, string(tc.lang), m.Text)
+		if !strings.HasPrefix(m.Text, "<b>"+tc.title+"</b>\n") || !strings.Contains(m.Text, "🔕 "+tc.reminder+" — <i>"+tc.off+"</i>") ||
+			strings.Count(m.Text, "<i>"+tc.on+"</i>") != len(flows.MuteKinds)-1 {
+			t.Errorf("%s: text\n%s", tc.lang, m.Text)
+		}
+		kb := m.Keyboard.InlineKeyboard
+		if len(kb) != len(flows.MuteKinds)+1 || kb[1][0].Text != tc.reminderBtn || kb[1][0].CallbackData != "1:mute:1:rs" ||
+			kb[0][0].Text != tc.referralBtn || kb[len(kb)-1][0].CallbackData != "1:menu:0:rs" {
+			t.Errorf("%s: keyboard %+v", tc.lang, kb)
+		}
+		if got := r.Text(tc.lang, "answer.muted", map[string]any{"Kind": flows.CatalogKey("mute.reminder")}); got != tc.answerMuted {
+			t.Errorf("%s: answer %q", tc.lang, got)
+		}
 	}
 }
 
