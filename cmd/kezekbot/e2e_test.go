@@ -50,6 +50,7 @@ func TestEndToEnd(t *testing.T) {
 		{"stale_buttons", scenarioStale},
 		{"double_confirm_one_link", scenarioDoubleConfirm},
 		{"restart_mid_dialog", scenarioRestart},
+		{"settings_mute_reminder", scenarioSettings},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -796,4 +797,54 @@ func scenarioTypedReason(t *testing.T, e *e2eEnv) {
 	if got != want {
 		t.Fatalf("queue number %d, kezekbot.QueuePositions says %d", got, want)
 	}
+}
+
+// scenarioSettings: a bound demo parent opens «Уведомления» from the menu, switches the
+// revocation reminder off (stored in PostgreSQL for this chat) and back on with /settings.
+func scenarioSettings(t *testing.T, e *e2eEnv) {
+	c := e.chat(7201, "ru", 0)
+	c.bind()
+	c.send("/menu")
+	s := c.pressKey("btn.settings")
+	c.wantAnswer(s, "")
+	reminder := e.tr("ru", "mute.reminder", nil)
+	on := e.tr("ru", "btn.mute_on", map[string]any{"Kind": reminder})
+	off := e.tr("ru", "btn.mute_off", map[string]any{"Kind": reminder})
+	c.wantText(s, e.tr("ru", "settings.title", nil), reminder+" — "+e.tr("ru", "settings.on", nil))
+	if st := e.state(c.id); st.Name != flows.SSettings {
+		t.Fatalf("state after the settings button: %q", st.Name)
+	}
+	muted := func() []string {
+		t.Helper()
+		kinds, err := e.db.Muted(context.Background(), c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kinds
+	}
+
+	s = c.press(on)
+	if got, want := s.Answer.Params["text"], e.tr("ru", "answer.muted", map[string]any{"Kind": reminder}); got != want {
+		t.Fatalf("answer %q, want %q", got, want)
+	}
+	c.wantText(s, reminder+" — "+e.tr("ru", "settings.off", nil))
+	if got := muted(); !slices.Equal(got, []string{"reminder"}) {
+		t.Fatalf("mutes in PostgreSQL: %v, want [reminder]", got)
+	}
+	if _, _, ok := c.findButton(off); !ok {
+		t.Fatalf("no %q button after muting", off)
+	}
+
+	s = c.send("/settings")
+	c.wantText(s, reminder+" — "+e.tr("ru", "settings.off", nil))
+	s = c.press(off)
+	if got, want := s.Answer.Params["text"], e.tr("ru", "answer.unmuted", map[string]any{"Kind": reminder}); got != want {
+		t.Fatalf("answer %q, want %q", got, want)
+	}
+	c.wantText(s, reminder+" — "+e.tr("ru", "settings.on", nil))
+	if got := muted(); len(got) != 0 {
+		t.Fatalf("mutes in PostgreSQL after switching back on: %v", got)
+	}
+	s = c.pressKey("btn.menu")
+	c.wantText(s, e.tr("ru", "menu.title", nil))
 }
