@@ -495,9 +495,9 @@ func (s *stepper) showCurrent(notice string, args map[string]any) {
 	case SCard:
 		s.guarded(func() { s.card(s.st.AppID, notice) }, notice)
 	case SHistory:
-		s.guarded(func() { s.historyNotice(s.st.AppID, notice) }, notice)
+		s.guarded(func() { s.appPage(SHistory, ScreenHistory, s.st.AppID, notice) }, notice)
 	case SDocs:
-		s.guarded(func() { s.docsNotice(s.st.AppID, notice) }, notice)
+		s.guarded(func() { s.appPage(SDocs, ScreenDocs, s.st.AppID, notice) }, notice)
 	case SExtend:
 		s.guarded(func() { s.extendNotice(s.st.AppID, notice) }, notice)
 	case SReferral:
@@ -864,26 +864,19 @@ func (s *stepper) card(id int64, notice string) {
 
 func backRow(appID int64) []Button { return []Button{btn("btn.back", ActOpen, appID)} }
 
-func (s *stepper) history(id int64) { s.historyNotice(id, "") }
+func (s *stepper) history(id int64) { s.appPage(SHistory, ScreenHistory, id, "") }
 
-func (s *stepper) historyNotice(id int64, notice string) {
+func (s *stepper) docs(id int64) { s.appPage(SDocs, ScreenDocs, id, "") }
+
+// appPage shows one of the application's sub-pages («История изменений», «Общие документы»):
+// fresh data, with a way back to the card.
+func (s *stepper) appPage(name StateName, kind ScreenKind, id int64, notice string) {
 	d, ok := s.loadApp(id)
 	if !ok {
 		return
 	}
-	s.setApp(SHistory, d.ID)
-	s.show(Screen{Kind: ScreenHistory, Notice: notice, App: d, Buttons: [][]Button{backRow(d.ID)}})
-}
-
-func (s *stepper) docs(id int64) { s.docsNotice(id, "") }
-
-func (s *stepper) docsNotice(id int64, notice string) {
-	d, ok := s.loadApp(id)
-	if !ok {
-		return
-	}
-	s.setApp(SDocs, d.ID)
-	s.show(Screen{Kind: ScreenDocs, Notice: notice, App: d, Buttons: [][]Button{backRow(d.ID)}})
+	s.setApp(name, d.ID)
+	s.show(Screen{Kind: kind, Notice: notice, App: d, Buttons: [][]Button{backRow(d.ID)}})
 }
 
 func (s *stepper) extend(id int64) { s.extendNotice(id, "") }
