@@ -256,32 +256,6 @@ func (d *updDecoder) button(k *models.InlineKeyboardButton) bool {
 	})
 }
 
-// array walks [v, ...], calling elem at each value; elem must consume it.
-func (s *scanner) array(elem func() bool) bool {
-	if s.peek() != '[' {
-		return false
-	}
-	s.i++
-	if s.peek() == ']' {
-		s.i++
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
-}
-
 // int64 reads a plain integer of at most 18 digits (so it cannot overflow); anything else
 // (fractions, exponents, longer numbers) fails.
 func (s *scanner) int64() (int64, bool) {

@@ -385,31 +385,39 @@ func (s *scanner) int() (int, bool) {
 	return n, true
 }
 
+// array walks [v, ...], calling elem at each value; elem must consume it.
+func (s *scanner) array(elem func() bool) bool {
+	if s.peek() != '[' {
+		return false
+	}
+	s.i++
+	if s.peek() == ']' {
+		s.i++
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // skip consumes any JSON value, checking its structure enough to stay in step.
 func (s *scanner) skip() bool {
 	switch c := s.peek(); {
 	case c == '{':
 		return s.object(func([]byte) bool { return s.skip() })
 	case c == '[':
-		s.i++
-		if s.peek() == ']' {
-			s.i++
-			return true
-		}
-		for {
-			if !s.skip() {
-				return false
-			}
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.array(s.skip)
 	case c == '"':
 		return s.skipString()
 	case c == 't':
