@@ -1,4 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
+# Go 1.27.3 (go.mod): the go command fetches that toolchain from the module proxy; a machine
+# starts on its own Go and ignores go.mod's line, so the export is needed wherever go runs.
+export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
 .PHONY: run test build vet fmt bench services chromium
