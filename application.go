@@ -164,6 +164,10 @@ type ApplicationDetail struct {
 	Referrals []Referral
 	History   []HistoryEntry
 	Documents []Document
+	// AsOf is zero when the detail is fresh from the system of record. When the city could not
+	// be asked in time, it is when kezekbot's mirror last heard of the application, and the
+	// card says «данные на 14:05».
+	AsOf time.Time
 }
 
 // ActiveReferrals returns the referrals in state active.

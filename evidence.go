@@ -41,4 +41,7 @@ type RevokeRequest struct {
 type RevokeResult struct {
 	Application Application
 	Referral    Referral
+	// Pending is set when the revocation was signed and handed to the system of record (the
+	// city) and its answer comes later; Application and Referral are then as before it.
+	Pending bool
 }
