@@ -194,3 +194,37 @@ type Problem struct {
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("city: %s: %s", p.Code, p.Message) }
+
+// Unavailable is a city that did not answer usably: a network error, a timeout, a 5xx, a 429.
+// The request may be retried (after RetryAfter when the city said so).
+type Unavailable struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Unavailable) Error() string { return "city unavailable: " + e.Err.Error() }
+func (e *Unavailable) Unwrap() error { return e.Err }
+
+// ContractError is an answer the contract does not allow (malformed JSON, an unknown refusal
+// code, a snapshot that fails Detail). Retrying the same request may not help; an operator must
+// look. The message names what was wrong, never personal values.
+type ContractError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ContractError) Error() string {
+	return "city broke the contract at " + e.Endpoint + ": " + e.Err.Error()
+}
+func (e *ContractError) Unwrap() error { return e.Err }
+
+// The client (client.go) answers with these errors and these methods, which the adapters
+// declare as interfaces where they use them:
+//
+//	Applications(ctx, iin kezekbot.IIN) ([]Application, error)           // POST /v1/applications/search
+//	Application(ctx, iin kezekbot.IIN, id int64) (Application, error)     // GET /v1/applications/{id}, header X-Applicant-IIN
+//	Revoke(ctx, req RevokeRequest) (RevokeAccepted, error)                // POST /v1/revocations, header Idempotency-Key
+//	Changes(ctx, after string, limit int) (ChangePage, error)            // GET /v1/changes?after=&limit=
+//
+// A refusal or a not-found is a *Problem (errors.As) with a code from RefusalCodes; a failure
+// worth retrying is an *Unavailable; an answer outside the contract is a *ContractError.
