@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -32,6 +33,7 @@ type TurnStore interface {
 	Begin(ctx context.Context, chatID, updateID int64) (redisstore.Turn, error)
 	Commit(ctx context.Context, chatID, updateID int64, t redisstore.Turn, state []byte) error
 	Abort(ctx context.Context, chatID, updateID int64, t redisstore.Turn) error
+	Renew(ctx context.Context, chatID int64, t redisstore.Turn) error
 }
 
 // IntakeOptions configure an Intake. Steps, Render, Turns and Send are required.
@@ -339,6 +341,8 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 		return err
 	}
 	h.turn, h.begun = t, true
+	ctx, release := in.holdLease(ctx, h.chatID, t)
+	defer release()
 	if h.group {
 		return in.groupTurn(ctx, h, t)
 	}
@@ -371,6 +375,60 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 		}
 	}
 	return nil
+}
+
+// holdLease keeps a turn's short lease on its chat while the turn runs: it renews it every
+// third of the lease, and cancels the returned context once the lease is lost or ran out
+// without a renewal, because another replica may then run the chat. Most turns end before the
+// first renewal; the timer then never fires and costs no goroutine. release ends it.
+func (in *Intake) holdLease(ctx context.Context, chatID int64, t redisstore.Turn) (context.Context, func()) {
+	lease := t.Lease()
+	if lease <= 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		mu      sync.Mutex
+		done    bool
+		expires = time.Now().Add(lease)
+		timer   *time.Timer
+	)
+	renew := func() {
+		sent := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, lease/3)
+		err := in.o.Turns.Renew(rctx, chatID, t)
+		rcancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		switch {
+		case err == nil:
+			expires = sent.Add(lease)
+		case errors.Is(err, redisstore.ErrStale):
+			in.log.Error("turn lost its chat lease", "chat_id", chatID, "err", err)
+			cancel(err)
+			return
+		case !time.Now().Before(expires):
+			in.log.Error("turn lease ran out unrenewed", "chat_id", chatID, "err", err)
+			cancel(fmt.Errorf("lease ran out: %w", err))
+			return
+		default:
+			in.log.Warn("renew turn lease", "chat_id", chatID, "err", err)
+		}
+		timer.Reset(lease / 3)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(lease/3, renew)
+	mu.Unlock()
+	return ctx, func() {
+		mu.Lock()
+		done = true
+		timer.Stop()
+		mu.Unlock()
+		cancel(nil)
+	}
 }
 
 // begin calls Begin, retrying ErrBusy (another replica mid-update on this chat) for BusyWait.

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/flows"
+	redisstore "github.com/kezekbot/kezekbot/store/redis"
 )
 
 func TestIntakeStart(t *testing.T) {
@@ -596,5 +599,42 @@ func TestIntakeGroupNoticeOnlyOnJoin(t *testing.T) {
 				t.Fatalf("notice sent = %v, want %v", got, tt.notice)
 			}
 		})
+	}
+}
+
+// TestIntakeRenewsLease: a turn that runs longer than its chat lease keeps the chat (another
+// replica's Begin stays busy) because the intake renews the lease, so the lease can be short
+// and a crashed replica stalls a chat only briefly.
+func TestIntakeRenewsLease(t *testing.T) {
+	const lease = 150 * time.Millisecond
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	store, err := redisstore.Open(context.Background(), redisstore.TestURL(redisDB), redisstore.Options{Prefix: "kzbot:" + hex.EncodeToString(b[:]) + ":", LockTTL: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	f := newFixture(t, func(o *IntakeOptions) { o.Turns = store })
+	const chat = 1301
+	g := newGate()
+	f.steps.fn = func(ctx context.Context, c int64, st flows.State, ev flows.Event) (flows.State, []flows.Effect, error) {
+		close(g.started)
+		<-g.release
+		return defaultStep(c, st, ev)
+	}
+	ctx := testCtx(t)
+	done := make(chan error, 1)
+	go func() { done <- f.in.Handle(ctx, textUpdate(f.id(), chat, "/start")) }()
+	waitCh(t, ctx, g.started)
+	time.Sleep(3 * lease) // three leases: without renewal the chat would be free
+	if _, err := store.Begin(ctx, chat, 99999); !errors.Is(err, redisstore.ErrBusy) {
+		t.Fatalf("another replica's Begin during a long turn: %v, want ErrBusy", err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := store.State(ctx, chat); err != nil || st == nil {
+		t.Fatalf("the long turn did not commit: %v", err)
 	}
 }
