@@ -118,7 +118,11 @@ func (in *Intake) Handle(ctx context.Context, upd *models.Update) error {
 		return nil
 	case actAnswerOnly:
 		// A callback with no chat (an inline message): nothing to show, but the client's
-		// spinner must stop.
+		// spinner must stop. Nothing is stored, so the webhook answer may carry it at once.
+		if rep := webhookReplyFrom(ctx); rep != nil {
+			rep.answer = r.cbID
+			return nil
+		}
 		if err := in.o.Send.AnswerCallbackQuery(context.WithoutCancel(ctx), r.cbID, "", false); err != nil {
 			in.log.Warn("answer callback", "update_id", upd.ID, "err", err)
 		}
@@ -302,9 +306,13 @@ func (in *Intake) run(ctx context.Context, r route, fn func(context.Context, *ha
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.o.Timeout)
 	defer cancel()
 	h := &handling{route: r}
+	if r.cbID != "" {
+		h.ride = webhookReplyFrom(ctx)
+	}
 	defer func() {
 		p := recover()
 		if p == nil {
+			in.settleAnswer(hctx, h, err)
 			return
 		}
 		in.log.Error("panic while handling update", "update_id", r.upd, "chat_id", r.chatID,
@@ -315,6 +323,7 @@ func (in *Intake) run(ctx context.Context, r route, fn func(context.Context, *ha
 			}
 		}
 		in.answerIfNeeded(hctx, h)
+		in.settleAnswer(hctx, h, errors.New("panic"))
 		err = nil // poison: delivering it again would panic again
 	}()
 	return fn(hctx, h)
@@ -326,6 +335,12 @@ type handling struct {
 	turn     redisstore.Turn
 	begun    bool
 	answered bool
+	// ride is the webhook answer that may carry the callback query's silent answer (nil when
+	// the update did not come by webhook); deferred says the answer waits for it, committed
+	// that the turn is stored, the condition for letting it ride (settleAnswer).
+	ride      *webhookReply
+	deferred  bool
+	committed bool
 }
 
 // turn handles one update as one locked, deduplicated turn of its chat. A private chat's turn
@@ -335,7 +350,13 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 	t, err := in.begin(ctx, h.chatID, h.upd)
 	if err != nil {
 		if errors.Is(err, redisstore.ErrDuplicate) && !errors.Is(err, redisstore.ErrInProgress) {
-			return nil // handled before; its callback was answered then
+			// Handled before. Its callback was answered then, unless that answer rode on a
+			// webhook response Telegram never got (which is why it delivers again): answer
+			// again on this one; a second silent answer is harmless.
+			if h.ride != nil {
+				h.answered, h.deferred, h.committed = true, true, true
+			}
+			return nil
 		}
 		in.answerIfNeeded(ctx, h)
 		return err
@@ -365,7 +386,9 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 	if err != nil {
 		blob = nil // cannot happen for flows.State; deleting beats keeping a wrong state
 	}
-	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, blob); err != nil {
+	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, blob); err == nil {
+		h.committed = true
+	} else {
 		// The reply is out; a redelivery would send it twice. The next update starts from the
 		// state before this one.
 		if errors.Is(err, redisstore.ErrStale) {
@@ -471,7 +494,9 @@ func (in *Intake) groupTurn(ctx context.Context, h *handling, t redisstore.Turn)
 		}
 		return err
 	}
-	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, nil); err != nil {
+	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, nil); err == nil {
+		h.committed = true
+	} else {
 		in.log.Warn("commit group turn", "chat_id", h.chatID, "update_id", h.upd, "err", err)
 	}
 	return nil
@@ -491,6 +516,10 @@ func (in *Intake) step(ctx context.Context, h *handling, st flows.State) (flows.
 		switch e := e.(type) {
 		case flows.Answer:
 			if h.cbID == "" || h.answered {
+				continue
+			}
+			if e.Text == "" && e.Key == "" && !e.Alert {
+				in.answerIfNeeded(ctx, h) // silent: may ride on the webhook answer
 				continue
 			}
 			h.answered = true
@@ -536,12 +565,37 @@ func retryable(err error) bool {
 }
 
 // answerIfNeeded answers the update's callback query silently if nothing else did: a client
-// shows a spinner until it is answered.
+// shows a spinner until it is answered. An update that came by webhook defers the answer to
+// settleAnswer, which lets it ride on the webhook answer when it can.
 func (in *Intake) answerIfNeeded(ctx context.Context, h *handling) {
 	if h.cbID == "" || h.answered {
 		return
 	}
 	h.answered = true
+	if h.ride != nil {
+		h.deferred = true
+		return
+	}
+	in.answerNow(ctx, h)
+}
+
+// settleAnswer sends a deferred silent answer once the update is done with: on the webhook
+// answer when the turn committed and the update is acknowledged (err nil), since only then is
+// the 200 that carries it written and a lost 200 redelivered as a duplicate; by a Bot API call
+// otherwise (the update failed, is retried, or its commit did not take).
+func (in *Intake) settleAnswer(ctx context.Context, h *handling, err error) {
+	if !h.deferred {
+		return
+	}
+	h.deferred = false
+	if err == nil && h.committed {
+		h.ride.answer = h.cbID
+		return
+	}
+	in.answerNow(ctx, h)
+}
+
+func (in *Intake) answerNow(ctx context.Context, h *handling) {
 	if err := in.o.Send.AnswerCallbackQuery(ctx, h.cbID, "", false); err != nil {
 		in.log.Warn("answer callback", "chat_id", h.chatID, "update_id", h.upd, "err", err)
 	}

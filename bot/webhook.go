@@ -80,14 +80,25 @@ func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad update", http.StatusBadRequest)
 		return
 	}
-	if err := wh.in.Handle(r.Context(), upd); err != nil {
+	var rep webhookReply
+	if err := wh.in.Handle(withWebhookReply(r.Context(), &rep), upd); err != nil {
 		if r.Context().Err() == nil {
 			wh.log.Warn("webhook: update not handled, Telegram will retry", "update_id", upd.ID, "err", err)
 		}
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
+	if rep.answer == "" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// The turn is committed: the 200 may carry the callback query's answer (webhookReply).
+	out := getBuf()
+	defer putBuf(out)
+	out.B = appendWebhookAnswer(out.B[:0], rep.answer)
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out.B)
 }
 
 // decodeUpdate parses a webhook body: exactly one JSON object with a positive update_id. The

@@ -47,6 +47,9 @@ type Call struct {
 	// Result is what the fake answered: a models.Message for message methods, []models.Update
 	// for getUpdates, *models.User for getMe, true for the rest, or an *APIError.
 	Result any `json:"result,omitempty"`
+	// InWebhookAnswer: the bot made the call in its answer to a webhook request, not by
+	// calling the Bot API.
+	InWebhookAnswer bool `json:"in_webhook_answer,omitempty"`
 }
 
 // Failed reports whether the call was answered with an error.
@@ -409,9 +412,35 @@ func (h *Handler) PushWebhook(ctx context.Context, upd models.Update) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("push webhook: %w", err)
 	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		h.WebhookAnswer(resp)
+	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// WebhookAnswer carries out the method call a 200 webhook answer may hold, as Telegram does
+// (https://core.telegram.org/bots/api#making-requests-when-getting-updates): the bot learns
+// nothing of its result; the call is recorded with InWebhookAnswer set. PushWebhook calls it;
+// a test that posts updates to the bot itself hands it the bot's answer. It reads resp.Body.
+func (h *Handler) WebhookAnswer(resp *http.Response) {
+	if resp.ContentLength == 0 {
+		return
+	}
+	r := &http.Request{Method: http.MethodPost, Header: resp.Header, Body: resp.Body, URL: &url.URL{}}
+	params, err := parseParams(r)
+	method := params["method"]
+	if err != nil || method == "" {
+		return
+	}
+	delete(params, "method")
+	at := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	result := h.callLocked(method, params, at)
+	h.calls = append(h.calls, Call{Method: method, Params: params, At: at, Seq: len(h.calls), Result: result, InWebhookAnswer: true})
+	h.notifyLocked()
 }
 
 // Block makes every call addressed to chatID fail with 403 "bot was blocked by the user".

@@ -329,6 +329,9 @@ func TestWebhookReplicasEndToEnd(t *testing.T) {
 		if err != nil {
 			return fmt.Errorf("push to %s: %w", r.addr, err)
 		}
+		if resp.StatusCode == http.StatusOK {
+			e.tg.WebhookAnswer(resp) // what Telegram does with a call in the answer
+		}
 		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("push to %s: %d", r.addr, resp.StatusCode)
