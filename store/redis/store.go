@@ -44,6 +44,10 @@ type Options struct {
 	// LockTTL is the lease a turn holds its chat by; a live turn renews it (Renew), so it only
 	// bounds how long a crashed replica blocks a chat; default 5s.
 	LockTTL time.Duration
+	// StateCache is how many chats' last committed state this replica keeps, so that the next
+	// turn of such a chat need not read it back from Redis (Begin checks it is still current);
+	// default 16384, negative: off.
+	StateCache int
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +78,9 @@ type Store struct {
 	// instance) without a syscall per update. They guard against mistakes, not attackers.
 	instance string
 	seq      atomic.Uint64
+
+	cache     *stateCache
+	cacheHits atomic.Uint64
 }
 
 // Open connects to the Redis named by rawURL (redis:// or rediss://; every client setting
@@ -132,8 +139,12 @@ func New(c *redis.Client, o Options) *Store {
 		dedupeMS: ms(o.DedupeTTL),
 		lockMS:   ms(o.LockTTL),
 		instance: hex.EncodeToString(b[:]) + ".",
+		cache:    newStateCache(o.StateCache),
 	}
 }
+
+// StateCacheHits is how many turns began without reading their state back from Redis.
+func (s *Store) StateCacheHits() uint64 { return s.cacheHits.Load() }
 
 // ms renders d as whole milliseconds, at least 1 (PX 0 is an error in Redis).
 func ms(d time.Duration) string {

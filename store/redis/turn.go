@@ -11,7 +11,9 @@ import (
 
 // Turn is one update's hold on a chat, from Begin to Commit or Abort.
 type Turn struct {
-	State   []byte // the chat's state blob; nil if none
+	// State is the chat's state blob; nil if none. It may be shared with the store's cache:
+	// read it, never modify it.
+	State   []byte
 	Version int64  // version of State; Commit writes Version+1
 	token   string // lock owner
 	lease   time.Duration
@@ -26,11 +28,13 @@ const (
 	beginDone       = 1
 	beginInProgress = 2
 	beginBusy       = 3
+	beginCached     = 4 // {4, version}: the state is the one the caller named (stateCache)
 )
 
 // beginScript: KEYS[1] chat hash, KEYS[2] dedupe key (optional).
-// ARGV: owner token, lock TTL ms, dedupe TTL ms.
-// Reply: {0, version, state|nil} or {code[, lock ms left]}.
+// ARGV: owner token, lock TTL ms, dedupe TTL ms[, cached version, cached committer token].
+// Reply: {0, version, state|nil}, {4, version} when the stored version and last committer are
+// the cached ones (the state is then the cached blob and is not sent), or {code[, lock ms left]}.
 //
 // Our own token already in the hash means this is go-redis replaying a Begin whose reply was
 // lost: answer as the first run did. An in-progress mark counts only while its owner still
@@ -39,22 +43,23 @@ const (
 // expire under a held lock. Numbers go through string.format because Lua's tostring keeps only
 // 14 digits.
 var beginScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 's', 'v', 'o', 'x')
-if h[3] == ARGV[1] then return {0, tonumber(h[2]) or 0, h[1]} end
+local h = redis.call('HMGET', KEYS[1], 'v', 'o', 'x', 'c')
+if h[2] == ARGV[1] then return {0, tonumber(h[1]) or 0, redis.call('HGET', KEYS[1], 's')} end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local held = h[3] and (tonumber(h[4]) or 0) > now
+local held = h[2] and (tonumber(h[3]) or 0) > now
 if #KEYS > 1 then
   local d = redis.call('GET', KEYS[2])
   if d == 'd' then return {1} end
-  if d and held and d == 'p' .. h[3] then return {2} end
+  if d and held and d == 'p' .. h[2] then return {2} end
 end
-if held then return {3, tonumber(h[4]) - now} end
+if held then return {3, tonumber(h[3]) - now} end
 local lock = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'o', ARGV[1], 'x', string.format('%.0f', now + lock))
 if redis.call('PTTL', KEYS[1]) < lock then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if #KEYS > 1 then redis.call('SET', KEYS[2], 'p' .. ARGV[1], 'PX', ARGV[3]) end
-return {0, tonumber(h[2]) or 0, h[1]}
+if ARGV[5] and h[1] == ARGV[4] and h[4] == ARGV[5] then return {4, tonumber(h[1])} end
+return {0, tonumber(h[1]) or 0, redis.call('HGET', KEYS[1], 's')}
 `)
 
 // commitScript: KEYS as beginScript. ARGV: owner token, expected version, "s" (set) or
@@ -134,13 +139,27 @@ func (s *Store) Begin(ctx context.Context, chatID, updateID int64) (Turn, error)
 }
 
 func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (Turn, error) {
-	r, err := beginScript.Run(ctx, s.c, s.turnKeys(chatID, updateID), tok, s.lockMS, s.dedupeMS).Slice()
+	var r []any
+	var err error
+	known, cached := s.cache.get(chatID)
+	if cached {
+		ver, by := known.args()
+		r, err = beginScript.Run(ctx, s.c, s.turnKeys(chatID, updateID), tok, s.lockMS, s.dedupeMS, ver, by).Slice()
+	} else {
+		r, err = beginScript.Run(ctx, s.c, s.turnKeys(chatID, updateID), tok, s.lockMS, s.dedupeMS).Slice()
+	}
 	if err != nil {
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, err)
 	}
 	code, _ := r[0].(int64)
 	switch code {
 	case beginOK:
+	case beginCached:
+		if v, _ := r[1].(int64); !cached || len(r) != 2 || v != known.version {
+			return Turn{}, fmt.Errorf("begin chat %d update %d: unexpected cached reply %v", chatID, updateID, r)
+		}
+		s.cacheHits.Add(1)
+		return Turn{State: known.state, Version: known.version, token: tok, lease: s.o.LockTTL}, nil
 	case beginDone:
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, ErrDuplicate)
 	case beginInProgress:
@@ -163,7 +182,8 @@ func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (
 
 // Commit ends a turn in one round trip: if t still owns the chat lock and the stored version
 // is t.Version, it stores state (nil deletes it) as version t.Version+1 for StateTTL, marks
-// the update handled for DedupeTTL and releases the lock.
+// the update handled for DedupeTTL and releases the lock. The store keeps state for the chat's
+// next Begin (Options.StateCache): the caller must not modify it afterwards.
 //
 // Errors: ErrStale if the lock was taken over or the version moved; nothing is written then
 // and the update is left unmarked, so a redelivery runs again. Committing the same turn again
@@ -178,11 +198,15 @@ func (s *Store) Commit(ctx context.Context, chatID, updateID int64, t Turn, stat
 	}
 	n, err := commitScript.Run(ctx, s.c, s.turnKeys(chatID, updateID),
 		t.token, strconv.FormatInt(t.Version, 10), mode, state, s.stateMS, s.dedupeMS).Int64()
+	if err != nil || n != 0 {
+		s.cache.drop(chatID)
+	}
 	if err != nil {
 		return fmt.Errorf("commit chat %d update %d: %w", chatID, updateID, err)
 	}
 	switch n {
 	case 0:
+		s.cache.put(chatID, cachedState{version: t.Version + 1, token: t.token, state: state})
 		return nil
 	case 1:
 		return fmt.Errorf("commit chat %d update %d: lock lost: %w", chatID, updateID, ErrStale)
