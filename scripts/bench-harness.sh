@@ -10,6 +10,10 @@
 #   BOT_PORT [18290]  CONC [32]  RATES ["500 1000"]  RATE_SECONDS [10]  WARMUP [1000]  PEERS [1]
 #   DB [postgres://postgres@127.0.0.1:5432/kezekbot_bench] (created and migrated if missing)
 #   REDIS [redis://127.0.0.1:6379/13]  PPROF_ADDR (empty: off)  BIN [/tmp/kezekbot-bench]
+#   KBIN (empty: build ./cmd/kezekbot): a kezekbot binary to measure instead, e.g. an older build
+#   SATURATION [1]: the small and big runs (0: only the fixed-rate ones)
+#   PROFILE (empty: off): with PPROF_ADDR, a 10 s CPU profile of the last fixed-rate run
+#   is written there, starting 3 s into it
 set -euo pipefail
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,12 +29,15 @@ DB=${DB:-postgres://postgres@127.0.0.1:5432/kezekbot_bench}
 REDIS=${REDIS:-redis://127.0.0.1:6379/13}
 PPROF_ADDR=${PPROF_ADDR:-}
 BIN=${BIN:-/tmp/kezekbot-bench}
+SATURATION=${SATURATION:-1}
+PROFILE=${PROFILE:-}
 SECRET=bench-secret
 log() { echo "bench-harness: $*" >&2; }
 
 mkdir -p "$BIN"
 log "building kezekbot, fakeapi2, loadgen into $BIN"
-(cd "$ROOT" && go build -o "$BIN/kezekbot" ./cmd/kezekbot)
+KBIN=${KBIN:-}
+if [ -z "$KBIN" ]; then (cd "$ROOT" && go build -o "$BIN/kezekbot" ./cmd/kezekbot); KBIN=$BIN/kezekbot; fi
 (cd "$BENCH/fakeapi2" && go build -o "$BIN/fakeapi2" .)
 (cd "$BENCH/loadgen" && go build -o "$BIN/loadgen" .)
 dbname=${DB##*/}
@@ -53,7 +60,7 @@ KEZEKBOT_MODE=webhook KEZEKBOT_TELEGRAM_TOKEN=123456:bench-token-bench-token-ben
   KEZEKBOT_TRUST_DIR="$ROOT/../shared/testdata/ncalayer-samples/trust" \
   KEZEKBOT_LINK_KEYS="1:$(printf 'kezekbot-bench-link-key-32-bytes' | base64)" \
   KEZEKBOT_LOG_LEVEL=warn KEZEKBOT_PPROF_ADDR="$PPROF_ADDR" \
-  "$BIN/kezekbot" serve --migrate >"$BIN/kezekbot.log" 2>&1 &
+  "$KBIN" serve --migrate >"$BIN/kezekbot.log" 2>&1 &
 BOT_PID=$!
 for ((i = 0; i < 200; i++)); do curl -sf -o /dev/null "http://127.0.0.1:$BOT_PORT/readyz" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$BOT_PORT/readyz" || { log "kezekbot did not start: $(tail -5 "$BIN/kezekbot.log")"; exit 1; }
@@ -66,11 +73,21 @@ loadgen() { # label chats updates [extra args...]
     -updates "$updates" -concurrency "$CONC" -timeout 100s -bot-pid "$BOT_PID" -aux-pids "$AUX" "$@" ||
     log "run $label: loadgen exit $?"
 }
-log "kezekbot pid $BOT_PID ($(git -C "$ROOT" rev-parse --short HEAD)), fakeapi2 pid $FAKE_PID"
+log "kezekbot pid $BOT_PID ($KBIN, tree at $(git -C "$ROOT" rev-parse --short HEAD)), fakeapi2 pid $FAKE_PID"
 if [ "$WARMUP" -gt 0 ]; then loadgen warmup 100 "$WARMUP" >/dev/null; fi
-loadgen small 200 2000
-loadgen big 1000 20000
-for r in $RATES; do loadgen "rate$r" 1000 $((r * RATE_SECONDS)) -rate "$r"; done
+if [ "$SATURATION" = 1 ]; then
+  loadgen small 200 2000
+  loadgen big 1000 20000
+fi
+PROF_PID=
+for r in $RATES; do
+  if [ -n "$PROFILE" ] && [ -n "$PPROF_ADDR" ]; then
+    (sleep 3 && curl -sf -o "$PROFILE" "http://$PPROF_ADDR/debug/pprof/profile?seconds=10") &
+    PROF_PID=$!
+  fi
+  loadgen "rate$r" 1000 $((r * RATE_SECONDS)) -rate "$r"
+done
+[ -z "$PROF_PID" ] || wait "$PROF_PID" || log "profile: curl failed"
 log "kezekbot error lines: $(grep -c '"level":"ERROR"\|level=ERROR' "$BIN/kezekbot.log" || true) (log: $BIN/kezekbot.log)"
 cleanup; BOT_PID= FAKE_PID=
 
