@@ -345,7 +345,9 @@ func (c *City) issueReferral(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, IssueAnswer{ReferralID: ch.ReferralID, ChangeID: ch.ID})
 }
 
-func (c *City) getFaults(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Faults()) }
+func (c *City) getFaults(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, c.Faults())
+}
 
 func (c *City) setFaults(w http.ResponseWriter, r *http.Request) {
 	var f Faults

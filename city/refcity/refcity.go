@@ -229,7 +229,7 @@ func (c *City) IssueReferral(appID, kgID int64) (city.Change, error) {
 	}
 	now := c.now().UTC().Truncate(time.Microsecond)
 	c.nextRef++
-	enrol := now.Add(5 * time.Hour).AddDate(0, 0, 5) // an Astana date five days on
+	enrol := now.Add(5*time.Hour).AddDate(0, 0, 5) // an Astana date five days on
 	rec.d.Referrals = append(rec.d.Referrals, kezekbot.Referral{
 		ID: c.nextRef, ApplicationID: appID, Kindergarten: kg, IssuedAt: now, State: kezekbot.ReferralActive,
 		EnrolBefore: time.Date(enrol.Year(), enrol.Month(), enrol.Day(), 0, 0, 0, 0, time.UTC), Extendable: true,
