@@ -304,4 +304,3 @@ func MarshalSigned(tbs, sig []byte) ([]byte, error) {
 		Signature: asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
 	})
 }
-
