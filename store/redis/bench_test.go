@@ -15,11 +15,20 @@ import (
 // goroutine as the bot serialises chats. Besides ns/op (wall time over all goroutines) it
 // reports cpu-ns/op, this process's user+sys CPU per update, which is what the bot's CPU
 // budget per update is about; Redis's own CPU is not included.
+//
+// cache=off reads the state back on every Begin, as every turn did before the state cache;
+// cache=on is a replica that committed the chat's last turn itself. The state is the size of
+// a real one with a signing link in it.
 func BenchmarkBeginCommit(b *testing.B) {
-	for _, par := range []int{1, 16} { // per GOMAXPROCS: 16 ≈ the load generator's 32 in flight on 2 cores
-		b.Run(fmt.Sprint("par", par), func(b *testing.B) {
-			s := mustOpen(b, redisstore.Options{})
-			state := []byte(`{"flow":"apps","step":3,"lang":"kk","page":1}`)
+	for _, bc := range []struct {
+		par   int // per GOMAXPROCS: 16 ≈ the load generator's 32 in flight on 2 cores
+		cache int
+	}{{1, -1}, {1, 0}, {16, -1}, {16, 0}} {
+		name := fmt.Sprintf("par%d/cache=%s", bc.par, map[bool]string{true: "on", false: "off"}[bc.cache >= 0])
+		b.Run(name, func(b *testing.B) {
+			s := mustOpen(b, redisstore.Options{StateCache: bc.cache})
+			par := bc.par
+			state := []byte(benchState)
 			var chats, updates atomic.Int64
 			b.ReportAllocs()
 			b.SetParallelism(par)
@@ -46,6 +55,9 @@ func BenchmarkBeginCommit(b *testing.B) {
 		})
 	}
 }
+
+// benchState is a dialog state as flows encodes it, signing link included (~230 bytes).
+const benchState = `{"n":"binding","l":"ru","r":7,"m":48211,"o":"Jx3k9QmV2bT8yLwZ","u":"https://kezekbot.example/s/AQAAAAFnXk3Zq8tV1c0w4yX2b9mJpL7eR5uT3oK6hG8fD1sA","x":"2026-12-04T22:48:02Z"}`
 
 // BenchmarkBaselineGetSet is what a grammY-style session costs on the same client: a plain GET
 // and SET, no lock, no dedupe. It puts BenchmarkBeginCommit's numbers in context.
