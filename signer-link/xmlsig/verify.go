@@ -193,6 +193,7 @@ type Verifier struct {
 	roots, intermediates *x509.CertPool
 	candidates           []*x509.Certificate // RSA roots and intermediates, to explain chain failures
 	gost                 *gostTrust          // the GOST roots and intermediates, and verified chains
+	chains               *chainCache         // verified RSA chains (cache.go)
 	maxSize              int
 	revocation           RevocationChecker
 	now                  func() time.Time
@@ -221,6 +222,7 @@ func NewVerifier(trust *TrustStore, opts ...Option) (*Verifier, error) {
 		maxSize:       DefaultMaxSize,
 		revocation:    NoRevocationCheck{},
 		now:           time.Now,
+		chains:        newChainCache(),
 	}
 	// GOST CA certificates go to the GOST chain builder; crypto/x509 cannot use them.
 	var gostRoots, gostInts []*x509.Certificate
@@ -370,15 +372,9 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 			Canonical:     canonical,
 		}, nil
 	}
-	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{leaf}})
-	vctx.Clock = dsig.NewFakeClockAt(at)
-	signed, err := vctx.Validate(root)
-	if err != nil {
-		return fail(newError(ReasonSignatureInvalid, "signature: %v", err))
-	}
-	canonical, err := dsig.MakeC14N10WithCommentsCanonicalizer().Canonicalize(signed)
-	if err != nil {
-		return fail(newError(ReasonSignatureInvalid, "canonicalize signed element: %v", err))
+	signed, canonical, xerr := verifyRSASignature(root, sigEl, sh, leaf)
+	if xerr != nil {
+		return fail(xerr)
 	}
 	return &Result{
 		Signer:        *signer,
@@ -405,13 +401,16 @@ func (u Usage) extKeyUsages() ([]x509.ExtKeyUsage, error) {
 // parseSignerCert decodes and parses the KeyInfo certificate. Its key must fit the signature
 // method: RSA of 2048 bits or more for rsa-sha256, GOST 34.10-2015 512 for the GOST method.
 func parseSignerCert(b64 string, alg Algorithm) (*x509.Certificate, *Error) {
-	der, err := decodeBase64(b64)
-	if err != nil {
-		return nil, newError(ReasonBadCertificate, "X509Certificate is not base64: %v", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, newError(ReasonBadCertificate, "parse signer certificate: %v", err)
+	c := parsedCerts.get(b64)
+	if c == nil {
+		der, err := decodeBase64(b64)
+		if err != nil {
+			return nil, newError(ReasonBadCertificate, "X509Certificate is not base64: %v", err)
+		}
+		if c, err = x509.ParseCertificate(der); err != nil {
+			return nil, newError(ReasonBadCertificate, "parse signer certificate: %v", err)
+		}
+		parsedCerts.put(b64, c)
 	}
 	variant := gost.KeyVariant(c.RawSubjectPublicKeyInfo)
 	switch variant {
@@ -442,6 +441,9 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, at time.Time, usages []x5
 	if e := validityError(leaf, at, "signer certificate"); e != nil {
 		return nil, e
 	}
+	if chain, ok := v.chains.get(leaf, usages, at); ok {
+		return chain, nil
+	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.roots,
 		Intermediates: v.intermediates,
@@ -449,6 +451,7 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, at time.Time, usages []x5
 		KeyUsages:     usages,
 	})
 	if err == nil {
+		v.chains.put(leaf, usages, chains[0])
 		return chains[0], nil
 	}
 	var cie x509.CertificateInvalidError
