@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return exitCode(stderr, "serve", err)
 	}
+	tuneGC(os.Getenv)
 	log := cfg.logger(stderr)
 	a, err := newApp(ctx, appOptions{cfg: cfg, log: log})
 	if err != nil {
