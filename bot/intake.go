@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -58,10 +57,11 @@ type IntakeOptions struct {
 // Intake handles updates: one at a time per chat in arrival order, chats in parallel up to a
 // bound. Each update is one turn: Begin (lock, dedupe, load state) → Step → effects → Commit.
 type Intake struct {
-	o     IntakeOptions
-	log   *slog.Logger
-	lanes lanes
-	sem   chan struct{}
+	o      IntakeOptions
+	log    *slog.Logger
+	lanes  lanes
+	sem    chan struct{}
+	leases leaseKeeper
 }
 
 // Errors Handle returns for updates that should be delivered again later.
@@ -92,6 +92,7 @@ func NewIntake(o IntakeOptions) (*Intake, error) {
 		log = slog.Default()
 	}
 	in := &Intake{o: o, log: log, sem: make(chan struct{}, o.MaxConcurrent)}
+	in.leases = leaseKeeper{renew: o.Turns.Renew, log: log}
 	in.lanes.init()
 	return in, nil
 }
@@ -400,58 +401,12 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 	return nil
 }
 
-// holdLease keeps a turn's short lease on its chat while the turn runs: it renews it every
-// third of the lease, and cancels the returned context once the lease is lost or ran out
-// without a renewal, because another replica may then run the chat. Most turns end before the
-// first renewal; the timer then never fires and costs no goroutine. release ends it.
+// holdLease keeps a turn's short lease on its chat while the turn runs (leaseKeeper): it is
+// renewed every third of the lease, and the returned context is cancelled once the lease is
+// lost or ran out without a renewal, because another replica may then run the chat. release
+// ends it.
 func (in *Intake) holdLease(ctx context.Context, chatID int64, t redisstore.Turn) (context.Context, func()) {
-	lease := t.Lease()
-	if lease <= 0 {
-		return ctx, func() {}
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	var (
-		mu      sync.Mutex
-		done    bool
-		expires = time.Now().Add(lease)
-		timer   *time.Timer
-	)
-	renew := func() {
-		sent := time.Now()
-		rctx, rcancel := context.WithTimeout(ctx, lease/3)
-		err := in.o.Turns.Renew(rctx, chatID, t)
-		rcancel()
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			return
-		}
-		switch {
-		case err == nil:
-			expires = sent.Add(lease)
-		case errors.Is(err, redisstore.ErrStale):
-			in.log.Error("turn lost its chat lease", "chat_id", chatID, "err", err)
-			cancel(err)
-			return
-		case !time.Now().Before(expires):
-			in.log.Error("turn lease ran out unrenewed", "chat_id", chatID, "err", err)
-			cancel(fmt.Errorf("lease ran out: %w", err))
-			return
-		default:
-			in.log.Warn("renew turn lease", "chat_id", chatID, "err", err)
-		}
-		timer.Reset(lease / 3)
-	}
-	mu.Lock()
-	timer = time.AfterFunc(lease/3, renew)
-	mu.Unlock()
-	return ctx, func() {
-		mu.Lock()
-		done = true
-		timer.Stop()
-		mu.Unlock()
-		cancel(nil)
-	}
+	return in.leases.hold(ctx, chatID, t)
 }
 
 // begin calls Begin, retrying ErrBusy (another replica mid-update on this chat) for BusyWait.
