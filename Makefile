@@ -4,7 +4,7 @@
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
-.PHONY: run test build vet fmt bench services testtools
+.PHONY: run test build vet fmt bench bench-go bench-harness services testtools
 
 ## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
 run: services
@@ -20,8 +20,15 @@ test: services testtools
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kezekbot ./cmd/kezekbot
 
-bench: services
+## bench: every number of README's Performance section: the Go benchmarks, then the bench harness
+bench: bench-go bench-harness
+
+bench-go: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-harness: kezekbot, then grammY and nullbot, through ../shared/bench (JSON lines; ~4 min)
+bench-harness: services
+	bash scripts/bench-harness.sh
 
 services:
 	@bash scripts/services.sh

@@ -11,6 +11,7 @@
 #   DB [postgres://postgres@127.0.0.1:5432/kezekbot_bench] (created and migrated if missing)
 #   REDIS [redis://127.0.0.1:6379/13]  PPROF_ADDR (empty: off)  BIN [/tmp/kezekbot-bench]
 #   KBIN (empty: build ./cmd/kezekbot): a kezekbot binary to measure instead, e.g. an older build
+#   BOT_GOMAXPROCS (empty: the runtime's default) GOMAXPROCS of kezekbot only
 #   SATURATION [1]: the small and big runs (0: only the fixed-rate ones)
 #   PROFILE (empty: off): with PPROF_ADDR, a 10 s CPU profile of the last fixed-rate run
 #   is written there, starting 3 s into it
@@ -54,7 +55,7 @@ trap 'exit 130' INT TERM
 
 "$BIN/fakeapi2" -addr "$FAKE_ADDR" >"$BIN/fakeapi2.log" 2>&1 &
 FAKE_PID=$!
-KEZEKBOT_MODE=webhook KEZEKBOT_TELEGRAM_TOKEN=123456:bench-token-bench-token-bench-token-xx \
+env ${BOT_GOMAXPROCS:+GOMAXPROCS=$BOT_GOMAXPROCS} KEZEKBOT_MODE=webhook KEZEKBOT_TELEGRAM_TOKEN=123456:bench-token-bench-token-bench-token-xx \
   KEZEKBOT_TELEGRAM_API_URL="http://$FAKE_ADDR" KEZEKBOT_WEBHOOK_SECRET=$SECRET \
   KEZEKBOT_HTTP_ADDR="127.0.0.1:$BOT_PORT" KEZEKBOT_DATABASE_URL="$DB" KEZEKBOT_REDIS_URL="$REDIS" \
   KEZEKBOT_TRUST_DIR="$ROOT/../shared/testdata/ncalayer-samples/trust" \
