@@ -28,9 +28,11 @@
 // chain to a trusted NCA root with the extended key usage of the requested [Usage] (RSA:
 // crypto/x509; GOST: this package's own chain check with the same rules, see gost.go); the
 // individual-person EKU (1.2.398.3.3.4.1.1); the IIN; revocation (if a [RevocationChecker] is
-// configured); and only then the signature itself: RSA with github.com/russellhaering/goxmldsig,
-// given a certificate store that holds the already-verified signer certificate alone; GOST with
-// goxmldsig's canonicalizers, Streebog-512 and the GOST equation. Only the element re-parsed
+// configured); and only then the signature itself, on the tree parsed once, with the
+// canonicalizers of github.com/russellhaering/goxmldsig: RSA with SHA-256 and PKCS #1 v1.5
+// (rsa.go), GOST with Streebog-512 and the GOST equation (gost.go). Parsed signer certificates
+// and verified RSA chains are cached (cache.go); a cached chain is used only at a signing time
+// at which all its certificates are valid. Only the element re-parsed
 // from the digested bytes is exposed ([Result.SignedElement], [Result.Canonical]);
 // [Result.Algorithm] says which algorithm signed.
 //

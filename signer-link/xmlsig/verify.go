@@ -174,7 +174,7 @@ type Result struct {
 	Algorithm Algorithm
 	// Chain is the verified chain, signer first, root last.
 	Chain []*x509.Certificate
-	// SignedElement is the element goxmldsig returned: the document's root as it was signed,
+	// SignedElement is the document's root as it was signed,
 	// without the Signature, re-parsed from the digested bytes. Use nothing else of the input.
 	SignedElement *etree.Element
 	// Canonical is the C14N 1.0 (with comments) form of SignedElement: the bytes that were
