@@ -4,7 +4,7 @@
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
-.PHONY: run test build vet fmt bench services chromium
+.PHONY: run test build vet fmt bench services chromium check fuzz security
 
 ## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
 run: services
@@ -24,3 +24,7 @@ bench: services
 
 services:
 	@bash scripts/services.sh
+
+## check: govulncheck (database built locally from golang.org/x/vulndb), staticcheck, gosec; pinned versions (scripts/check.sh)
+check:
+	@bash scripts/check.sh

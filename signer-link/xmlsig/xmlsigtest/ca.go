@@ -222,13 +222,13 @@ func (ca *CA) IntermediatePEM() []byte {
 // WriteTrustDir writes the root and the intermediate as test_root_rsa.pem and
 // test_nca_rsa.pem into dir (created if missing), ready for xmlsig.LoadTrustDir.
 func (ca *CA) WriteTrustDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_root_rsa.pem"), ca.RootPEM(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test_root_rsa.pem"), ca.RootPEM(), 0o600); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_nca_rsa.pem"), ca.IntermediatePEM(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test_nca_rsa.pem"), ca.IntermediatePEM(), 0o600); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
 	return nil
