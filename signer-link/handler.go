@@ -82,7 +82,9 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case sub == "" && get:
 		s.servePage(w, r, token)
 	case sub == "" && r.Method == http.MethodPost:
-		s.serveAccept(w, r, token)
+		if s.LimitSignature(w, r, token) { // before any verification work
+			s.serveAccept(w, r, token)
+		}
 	case sub == "document" && get:
 		s.serveDocument(w, r, token)
 	case sub == "":

@@ -38,6 +38,7 @@ var outcomes = map[string]outcome{
 	"csrf":         {http.StatusForbidden, "err.csrf", false, ""},
 	"too_large":    {http.StatusRequestEntityTooLarge, "err.too_large", true, ""},
 	"content_type": {http.StatusUnsupportedMediaType, "err.content_type", true, ""},
+	"rate_limited": {http.StatusTooManyRequests, "err.rate_limited", true, ""},
 
 	// The signature (xmlsig reasons, cert_ prefixed where the name would be ambiguous).
 	"malformed":          {http.StatusBadRequest, "err.malformed", true, ""},

@@ -89,6 +89,12 @@ type Config struct {
 	Store       Store
 	Verifier    Verifier
 	Resumer     Resumer
+	// RateLimiter holds the signature limits' buckets (store/redis in production, shared by
+	// replicas); a MemoryLimiter when nil. SignLimits are DefaultSignLimits when nil.
+	// OnRateLimited is called with the scope of every refusal (metrics).
+	RateLimiter   RateLimiter
+	SignLimits    *SignLimits
+	OnRateLimited func(scope string)
 
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil. Tests pin it.
@@ -107,6 +113,7 @@ type Service struct {
 	store    Store
 	verifier Verifier
 	resumer  Resumer
+	limiter  *SignLimiter
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -159,6 +166,11 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	limits := DefaultSignLimits()
+	if cfg.SignLimits != nil {
+		limits = *cfg.SignLimits
+	}
+	s.limiter = NewSignLimiter(cfg.RateLimiter, limits, cfg.OnRateLimited, s.log)
 	return s, nil
 }
 
