@@ -92,6 +92,10 @@ type Config struct {
 	// RateLimiter holds the signature limits' buckets (store/redis in production, shared by
 	// replicas); a MemoryLimiter when nil. SignLimits are DefaultSignLimits when nil.
 	// OnRateLimited is called with the scope of every refusal (metrics).
+	// Accounts names the Telegram account on bind pages and documents; BindAlerts tells the
+	// chats bound to an IIN when another chat tried to bind it (bindguard.go). Both optional.
+	Accounts      AccountLookup
+	BindAlerts    BindAlerter
 	RateLimiter   RateLimiter
 	SignLimits    *SignLimits
 	OnRateLimited func(scope string)
@@ -114,6 +118,8 @@ type Service struct {
 	verifier Verifier
 	resumer  Resumer
 	limiter  *SignLimiter
+	accounts AccountLookup
+	alerts   BindAlerter
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -142,6 +148,8 @@ func New(cfg Config) (*Service, error) {
 		store:    cfg.Store,
 		verifier: cfg.Verifier,
 		resumer:  cfg.Resumer,
+		accounts: cfg.Accounts,
+		alerts:   cfg.BindAlerts,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 	}
@@ -187,6 +195,8 @@ type record struct {
 	RefID        int64           `json:"r,omitempty"`
 	Kindergarten string          `json:"k,omitempty"`
 	Reason       string          `json:"rs,omitempty"`
+	TgName       string          `json:"tn,omitempty"` // bind: the account being bound, as
+	TgUser       string          `json:"tu,omitempty"` // Telegram named it at issue time
 	IssuedAt     time.Time       `json:"t"`
 	Expires      time.Time       `json:"e"`
 	XML          []byte          `json:"x"`
@@ -232,7 +242,11 @@ func (s *Service) Issue(ctx context.Context, req flows.SignRequest) (flows.Link,
 	var text string
 	switch req.Action {
 	case kezekbot.ActionBind:
-		text = t(lang, "doc.text.bind")
+		// The document says which account is being bound, so the evidence shows what she
+		// agreed to (bindguard.go).
+		acct := s.account(ctx, req.ChatID)
+		rec.TgName, rec.TgUser = acct.name(), acct.Username
+		text = t(lang, "doc.text.bind") + " " + t(lang, "doc.text.bind.account", "account", accountLabel(lang, rec.TgName, rec.TgUser, rec.ChatID))
 	case kezekbot.ActionRevoke:
 		if req.IIN.IsZero() {
 			return flows.Link{}, kezekbot.Errorf(kezekbot.EINVALID, "issue revoke link: the chat is not bound to an IIN")
@@ -284,7 +298,7 @@ func (s *Service) Issue(ctx context.Context, req flows.SignRequest) (flows.Link,
 	doc, err := buildDocument(docInput{
 		Action: rec.Action, ChatID: rec.ChatID, Lang: lang, IIN: rec.IIN,
 		AppID: rec.AppID, AppNumber: rec.AppNumber, RefID: rec.RefID,
-		Kindergarten: rec.Kindergarten, Reason: rec.Reason,
+		Kindergarten: rec.Kindergarten, Reason: rec.Reason, TgName: rec.TgName, TgUser: rec.TgUser,
 		Nonce: nonce, IssuedAt: rec.IssuedAt, Expires: rec.Expires, Text: text,
 	})
 	if err != nil {

@@ -157,6 +157,10 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		Store:       revocationMetrics{Store: a.db, m: a.metrics},
 		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
 		Resumer:     resume,
+		// Bind phishing: the page names the account; a refused second binding alerts the
+		// chats already bound (bindguard.go).
+		Accounts:   telegramAccounts{b: a.sender.Bot()},
+		BindAlerts: bindAlerts{db: a.db, sender: a.sender},
 		// Signature limits: buckets in Redis, shared by every replica.
 		RateLimiter:   a.rdb,
 		SignLimits:    new(cfg.signLimits()),
