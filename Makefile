@@ -32,3 +32,7 @@ testtools:
 ## check: govulncheck (database built locally from golang.org/x/vulndb), staticcheck, gosec; pinned versions (scripts/check.sh)
 check:
 	@bash scripts/check.sh
+
+## fuzz: each fuzz target of outside input for FUZZTIME (3s); crashers land in testdata/fuzz (scripts/fuzz.sh)
+fuzz:
+	@bash scripts/fuzz.sh

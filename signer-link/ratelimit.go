@@ -72,7 +72,11 @@ func ParseRate(s string) (Rate, error) {
 	if err != nil || burst < 1 || burst > 1_000_000 {
 		return Rate{}, fmt.Errorf("want a burst from 1 to 1000000 after the comma, got %q", s)
 	}
-	return Rate{PerSecond: n / per.Seconds(), Burst: burst}, nil
+	rate := n / per.Seconds()
+	if !(rate >= 1.0/86400 && rate <= 1e6) {
+		return Rate{}, fmt.Errorf("want a rate between 1 a day and 1000000 a second, got %q", s)
+	}
+	return Rate{PerSecond: rate, Burst: burst}, nil
 }
 
 // SignLimits are the three limits on signature submissions.

@@ -254,3 +254,45 @@ func TestSignatureRateLimitPerLinkAndGlobal(t *testing.T) {
 		t.Errorf("global: refused %d (counted %d), want 2", refused, ref2.get("global"))
 	}
 }
+
+// FuzzClientAddr: X-Forwarded-For is outside input. Whatever it says, the client is the TCP
+// peer or an address written in the header, never a panic; with no proxy trusted it is always
+// the peer. FuzzParseRate: the limits' parser never panics and what it accepts is a usable rate.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.1:80", "1.1.1.1, 2.2.2.2")
+	f.Add("[::1]:1", "::ffff:1.2.3.4,junk")
+	f.Add("nonsense", "")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := httptest.NewRequest(http.MethodPost, "/s/x", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		peer := signerlink.ClientAddr(r, nil)
+		got := signerlink.ClientAddr(r, trusted)
+		if got != peer && !strings.Contains(xff, got.String()) && !strings.Contains(xff, got.StringExpanded()) {
+			addr := got.String()
+			// An IPv4-mapped address in the header comes back unmapped.
+			if !strings.Contains(xff, "::ffff:"+addr) && !strings.Contains(strings.ToLower(xff), addr) {
+				t.Fatalf("client %s is neither the peer %s nor in the header %q", got, peer, xff)
+			}
+		}
+	})
+}
+
+func FuzzParseRate(f *testing.F) {
+	f.Add("30/1m,10")
+	f.Add("off")
+	f.Add("1e308/1ns,1")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := signerlink.ParseRate(s)
+		if err != nil || r.Off() {
+			return
+		}
+		if !(r.PerSecond > 0) || r.Burst < 1 {
+			t.Fatalf("ParseRate(%q) = %+v", s, r)
+		}
+		if _, _, err := signerlink.NewMemoryLimiter().Allow(context.Background(), "k", r.PerSecond, r.Burst); err != nil {
+			t.Fatalf("ParseRate(%q) = %+v, which the limiter refuses: %v", s, r, err)
+		}
+	})
+}
