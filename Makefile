@@ -36,3 +36,7 @@ check:
 ## fuzz: each fuzz target of outside input for FUZZTIME (3s); crashers land in testdata/fuzz (scripts/fuzz.sh)
 fuzz:
 	@bash scripts/fuzz.sh
+
+## security: print the security figures (fuzzed updates, tampered XML, rate limit under a flood) (scripts/security.sh)
+security:
+	@bash scripts/security.sh
