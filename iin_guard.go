@@ -32,7 +32,7 @@ func ContainsIIN(text string) bool {
 		case r >= '0' && r <= '9':
 			run = append(run, byte(r))
 		case unicode.Is(unicode.Nd, r):
-			run = append(run, byte('0'+digitValue(r)))
+			run = append(run, '0'+digitValue(r))
 		case isIINSeparator(r):
 			// skipped: the digits on both sides are one number to a reader
 		default:
@@ -61,10 +61,11 @@ func isIINSeparator(r rune) bool {
 // digitValue is the value of a decimal digit rune: Unicode puts every set of decimal digits
 // in a contiguous run from 0 to 9, so it is the distance from the run's start, modulo 10
 // (adjacent sets, like the mathematical digits, are whole runs of 10).
-func digitValue(r rune) int {
+func digitValue(r rune) byte {
 	start := r
 	for start > 0 && unicode.Is(unicode.Nd, start-1) && r-start < 100 {
 		start--
 	}
-	return int(r-start) % 10
+	// Indexing the digits keeps the rune-to-byte step bounds-checked.
+	return "0123456789"[(r-start)%10] - '0'
 }
