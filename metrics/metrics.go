@@ -57,6 +57,7 @@ type Metrics struct {
 	refused    *children[[2]string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	loopsDown  *children[string, prometheus.Gauge]
+	city       *cityMetrics // city.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -205,6 +206,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.loopsDown = newChildren(overflowValue, func(k string) prometheus.Gauge {
 		return loops.WithLabelValues(clean(k, "none"))
 	})
+	m.city = newCityMetrics(reg)
 	return m
 }
 
