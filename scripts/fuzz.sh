@@ -24,6 +24,11 @@ for t in "${targets[@]}"; do
   set -- $t
   d=${3:-$fuzztime}
   echo "fuzz: $2 ($1) for $d" >&2
-  go test -run '^$' -fuzz "^$2\$" -fuzztime "$d" "$1" 2>&1 | tail -n 3
+  if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$d" "$1" 2>&1); then
+    echo "$out" >&2
+    echo "fuzz: $2 failed; its input is under $1/testdata/fuzz/$2/: fix the bug and commit the input" >&2
+    exit 1
+  fi
+  echo "$out" | tail -n 2
 done
 echo "fuzz: ${#targets[@]} targets, $((SECONDS - start))s in all" >&2
