@@ -38,9 +38,10 @@ const (
 	sandboxStaff       = 9001
 )
 
-// sandboxPhoneParent is the demo parent the phone persona is (one with a revocable referral,
-// other than the first, so the two routes can be tried side by side).
-const sandboxPhoneParent = 3
+// sandboxPhoneParent is the demo parent the phone persona is: one with a revocable referral,
+// other than the first, so the two routes can be tried side by side, and the one with GOST
+// keys (sandboxGOSTParent), so the phone route runs with GOST end to end.
+const sandboxPhoneParent = sandboxGOSTParent
 
 // sandboxBIN is the placeholder BIN eGov mobile shows in the sandbox (and in serve, never:
 // serve requires KEZEKBOT_EGOV_BIN when eGov mobile is on).
@@ -118,9 +119,13 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-// sandboxSigner is the sandbox's stand-in for NCA RK and NCALayer: a test CA generated at
-// start (trusted by this process only, never by serve) and a fake NCALayer holding demo
-// parents' test keys.
+// sandboxGOSTParent is the demo parent whose sandbox keys are GOST 34.10-2015 512 (NCA's one
+// key type for everyone from now on); the others hold RSA keys. Both kinds run the same path.
+const sandboxGOSTParent = 3
+
+// sandboxSigner is the sandbox's stand-in for NCA RK and NCALayer: an RSA and a GOST test CA
+// generated at start (trusted by this process only, never by serve) and a fake NCALayer
+// holding demo parents' test keys.
 type sandboxSigner struct {
 	trust *xmlsig.TrustStore
 	nca   *fakencalayer.Server
@@ -128,15 +133,23 @@ type sandboxSigner struct {
 }
 
 func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
-	ca, err := xmlsigtest.NewCA()
+	rsaCA, err := xmlsigtest.NewCA()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox test CA: %w", err)
+	}
+	gostCA, err := xmlsigtest.NewGOSTCA()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox GOST test CA: %w", err)
 	}
 	type keys struct{ auth, sign *xmlsigtest.Person }
 	byChat := make(map[string]keys, len(postgres.DemoParents))
 	for i, p := range postgres.DemoParents {
 		parts := strings.Fields(strings.ToUpper(p.Name))
 		var k keys
+		ca := rsaCA
+		if i == sandboxGOSTParent {
+			ca = gostCA
+		}
 		for _, u := range []xmlsig.Usage{xmlsig.UsageAuth, xmlsig.UsageSign} {
 			o := xmlsigtest.PersonOptions{Usage: u, IIN: p.IIN, Surname: parts[0], Name: parts[1]}
 			if len(parts) > 2 {
@@ -171,7 +184,7 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 	}
 	// The same keys in a fake eGov mobile app: the phone route signs as the same parent.
 	egov := fakeegov.New(fakeegov.Options{KeysFor: keysFor})
-	return &sandboxSigner{trust: ca.TrustStore(), nca: nca, egov: egov}, nil
+	return &sandboxSigner{trust: xmlsigtest.TrustStoreOf(rsaCA, gostCA), nca: nca, egov: egov}, nil
 }
 
 // egovHandler is the «sandbox eGov mobile» button's endpoint: POST {"link":"mobileSign:…"}
@@ -225,9 +238,13 @@ func chatOfDocument(doc string) string {
 func sandboxPersonas() []sandbox.Persona {
 	var out []sandbox.Persona
 	for i, p := range postgres.DemoParents {
+		note := "demo parent; the sandbox signer holds this parent's TEST keys (RSA)"
+		if i == sandboxGOSTParent {
+			note = "demo parent; the sandbox signer holds this parent's TEST keys (GOST 34.10-2015 512)"
+		}
 		out = append(out, sandbox.Persona{
 			ChatID: int64(sandboxFirstParent + i), Name: p.Name, Role: "parent", Lang: p.Lang,
-			Note: "demo parent; the sandbox signer holds this parent's TEST keys",
+			Note: note,
 		})
 	}
 	phone := postgres.DemoParents[sandboxPhoneParent]
