@@ -496,3 +496,40 @@ func TestEGovOffAndConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestEGovGOST: a parent with GOST 34.10-2015 512 keys binds and revokes through eGov mobile
+// (the app's key algorithm is not confirmed, so both kinds must work); a GOST SIGN key where
+// AUTH is needed is refused with the link kept.
+func TestEGovGOST(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, egovOn)
+	p := e.gostParent(time.Hour)
+	ctx := context.Background()
+
+	link := e.issueBind(p)
+	raw := "mobileSign:" + link.URL + "/egov"
+	ans, err := e.app(p, fakeegov.WrongKey).SignLink(ctx, raw)
+	if err != nil || ans.StatusCode != http.StatusForbidden || ans.Code != "key_usage" {
+		t.Fatalf("GOST SIGN key for bind → %+v %v", ans, err)
+	}
+	if s := e.res.next(t).Event.(flows.Signed); s.Rejected != flows.RejectedWrongKey {
+		t.Fatalf("chat told %+v", s)
+	}
+	if ans, err = e.app(p, fakeegov.Sign).SignLink(ctx, raw); err != nil || ans.StatusCode != http.StatusOK {
+		t.Fatalf("GOST bind → %+v %v", ans, err)
+	}
+	if s := e.res.next(t).Event.(flows.Signed); !s.OK || !s.IIN.Equal(p.IIN) {
+		t.Fatalf("chat told %+v", s)
+	}
+
+	rl := e.issueRevoke(p, flows.Russian)
+	if ans, err = e.app(p, fakeegov.Sign).SignLink(ctx, "mobileSign:"+rl.URL+"/egov"); err != nil || ans.StatusCode != http.StatusOK {
+		t.Fatalf("GOST revoke → %+v %v", ans, err)
+	}
+	if s := e.res.next(t).Event.(flows.Signed); !s.OK || s.Action != kezekbot.ActionRevoke {
+		t.Fatalf("chat told %+v", s)
+	}
+	if st := e.referralState(p); st != kezekbot.ReferralRevoked {
+		t.Errorf("referral %s", st)
+	}
+}

@@ -17,7 +17,19 @@ import (
 // fake eGov mobile app, from the QR code's mobileSign: link and from the same-device launcher,
 // and the chat follows; a wrong key first is explained in the chat and the link still works.
 func TestEndToEndEGov(t *testing.T) {
-	t.Parallel()
+	for _, gost := range []bool{false, true} {
+		name := "RSA"
+		if gost {
+			name = "GOST"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			egovEndToEnd(t, gost)
+		})
+	}
+}
+
+func egovEndToEnd(t *testing.T, gost bool) {
 	e := newE2EEnv(t)
 	e.startWith(map[string]string{
 		"KEZEKBOT_EGOV":           "on",
@@ -28,6 +40,9 @@ func TestEndToEndEGov(t *testing.T) {
 	ctx := context.Background()
 	c := e.chat(5901, "ru", 0)
 	k := e.keys[0]
+	if gost {
+		k = e.gostKeys[0]
+	}
 	app := fakeegov.New(fakeegov.Options{Auth: k.auth, Sign: k.sign, HTTP: e.client})
 
 	// Bind: the link screen says which route fits which device; the QR code's link signs.
