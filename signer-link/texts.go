@@ -50,12 +50,12 @@ var texts = map[string]map[flows.Lang]string{
 		flows.Kazakh:  "Кері қайтарылғаннан кейін жолдама күшін жояды, ал өтініш кезекке қайта оралады.",
 	},
 	"page.key.bind": {
-		flows.Russian: "В окне NCALayer выберите ключ для аутентификации (AUTH_RSA…).",
-		flows.Kazakh:  "NCALayer терезесінде аутентификация кілтін таңдаңыз (AUTH_RSA…).",
+		flows.Russian: "В окне NCALayer выберите ключ для аутентификации (AUTH_RSA… или AUTH_GOST512…).",
+		flows.Kazakh:  "NCALayer терезесінде аутентификация кілтін таңдаңыз (AUTH_RSA… немесе AUTH_GOST512…).",
 	},
 	"page.key.revoke": {
-		flows.Russian: "В окне NCALayer выберите ключ для подписи (RSA…, не AUTH).",
-		flows.Kazakh:  "NCALayer терезесінде қол қою кілтін таңдаңыз (RSA…, AUTH емес).",
+		flows.Russian: "В окне NCALayer выберите ключ для подписи (RSA… или GOST512…, не AUTH).",
+		flows.Kazakh:  "NCALayer терезесінде қол қою кілтін таңдаңыз (RSA… немесе GOST512…, AUTH емес).",
 	},
 	"page.need": {
 		flows.Russian: "Нужен компьютер с запущенной программой NCALayer и вашим ключом ЭЦП.",
@@ -186,12 +186,12 @@ var texts = map[string]map[flows.Lang]string{
 		flows.Kazakh:  "Кілт сертификаты әлі күшіне енбеген. Компьютердегі күн мен уақытты тексеріңіз.",
 	},
 	"err.key_usage.bind": {
-		flows.Russian: "Выбран не тот ключ. Для входа нужен ключ аутентификации (AUTH_RSA…).",
-		flows.Kazakh:  "Басқа кілт таңдалды. Кіру үшін аутентификация кілті қажет (AUTH_RSA…).",
+		flows.Russian: "Выбран не тот ключ. Для входа нужен ключ аутентификации (AUTH_RSA… или AUTH_GOST512…).",
+		flows.Kazakh:  "Басқа кілт таңдалды. Кіру үшін аутентификация кілті қажет (AUTH_RSA… немесе AUTH_GOST512…).",
 	},
 	"err.key_usage.revoke": {
-		flows.Russian: "Выбран не тот ключ. Для отзыва направления нужен ключ подписи (RSA…, не AUTH).",
-		flows.Kazakh:  "Басқа кілт таңдалды. Жолдаманы кері қайтару үшін қол қою кілті қажет (RSA…, AUTH емес).",
+		flows.Russian: "Выбран не тот ключ. Для отзыва направления нужен ключ подписи (RSA… или GOST512…, не AUTH).",
+		flows.Kazakh:  "Басқа кілт таңдалды. Жолдаманы кері қайтару үшін қол қою кілті қажет (RSA… немесе GOST512…, AUTH емес).",
 	},
 	"err.not_individual": {
 		flows.Russian: "Нужен ключ физического лица, а не ключ организации.",

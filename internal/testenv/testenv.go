@@ -1,7 +1,7 @@
 // Package testenv finds what tests need from outside the repository: Debian's Chromium for the
 // browser tests, OpenSSL with Debian's GOST engine (the Streebog oracle) and the sample
 // corpora in ../shared. Without them a test skips on a developer's machine and fails in CI
-// (CI=true), where .ci/run provides them.
+// (CI=true), where make test (scripts/testtools.sh) and .ci/run provide them.
 package testenv
 
 import (
