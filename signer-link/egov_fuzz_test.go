@@ -66,3 +66,26 @@ func TestParseEGovPut(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQRPNG is the cost of the QR code the page shows (drawn per request, not cached).
+func BenchmarkQRPNG(b *testing.B) {
+	link := "mobileSign:https://kezek.example.kz/s/" + strings.Repeat("A", 112) + "/egov"
+	for b.Loop() {
+		if _, err := qrPNG(link); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseEGovPut is the cost of reading a PUT to API №2 with a 5 KB signed document.
+func BenchmarkParseEGovPut(b *testing.B) {
+	body, _ := json.Marshal(map[string]any{"signMethod": "XML", "documentsToSign": []any{map[string]any{
+		"id": 1, "documentXml": "<a>" + strings.Repeat("x", 5000) + "</a>",
+	}}})
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, r := ParseEGovPut(body); r != "" {
+			b.Fatal(r)
+		}
+	}
+}

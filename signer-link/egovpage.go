@@ -78,11 +78,11 @@ func (s *Service) serveQR(w http.ResponseWriter, r *http.Request, token string) 
 }
 
 // qrPNG encodes text with medium error correction (a phone camera reading a laptop screen
-// with glare) at 6 pixels a module and the standard 4-module quiet zone.
+// with glare) at 4 pixels a module (the page scales it up, pixelated) and the standard 4-module quiet zone.
 func qrPNG(text string) ([]byte, error) {
 	code, err := qr.EncodeText(text, qr.Medium)
 	if err != nil {
 		return nil, err
 	}
-	return code.ToPNGBytes(qr.NewQrCodeImgConfig(6, 4))
+	return code.ToPNGBytes(qr.NewQrCodeImgConfig(4, 4))
 }
