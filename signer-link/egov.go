@@ -187,6 +187,11 @@ func (s *Service) setNotes(ctx context.Context, l link, fields map[string]string
 
 // noteOutcome records what became of a signature, for the page's status poll.
 func (s *Service) noteOutcome(ctx context.Context, l link, route string, res acceptResult) {
+	if res.reason == "link_used" || res.reason == "link_forged" {
+		// Another request used the link (a concurrent or replayed one): its outcome is the
+		// one the page must show, not this one's.
+		return
+	}
 	n := outcomeNote{Reason: res.reason, At: s.now().Unix(), Route: route}
 	if res.refusal != nil && !res.refusal.ClosedAt.IsZero() {
 		n.ClosedAt = res.refusal.ClosedAt.Unix()

@@ -533,3 +533,54 @@ func TestEGovGOST(t *testing.T) {
 		t.Errorf("referral %s", st)
 	}
 }
+
+// TestEGovConcurrentPuts: the app (or an attacker holding its request) sends the same signed
+// PUT twice at once: one is applied, the other is told the link was used, the chat hears once
+// and the page shows the success.
+func TestEGovConcurrentPuts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, egovOn)
+	p := e.parent(time.Hour)
+	ctx := context.Background()
+	link := e.issueBind(p)
+	b := e.browser()
+	b.open(link.URL)
+	app := e.app(p, fakeegov.Sign)
+	a1, _, err := app.Open(ctx, link.URL+"/egov")
+	if err != nil || a1 == nil {
+		t.Fatal(err)
+	}
+	doc, _, err := app.Fetch(ctx, a1.Document.URI, a1.Document.AuthToken)
+	if err != nil || doc == nil {
+		t.Fatal(err)
+	}
+	body, err := app.SignDocument(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	answers := make(chan fakeegov.Answer, n)
+	for range n {
+		go func() {
+			ans, err := app.Put(ctx, a1.Document.URI, a1.Document.AuthToken, body)
+			if err != nil {
+				t.Error(err)
+			}
+			answers <- ans
+		}()
+	}
+	codes := map[int]int{}
+	for range n {
+		codes[(<-answers).StatusCode]++
+	}
+	if codes[http.StatusOK] != 1 || codes[http.StatusConflict] != n-1 {
+		t.Fatalf("answers by status: %v, want one 200 and %d 409", codes, n-1)
+	}
+	if s := e.res.next(t).Event.(flows.Signed); !s.OK {
+		t.Fatalf("chat told %+v", s)
+	}
+	e.res.none(t)
+	if st := b.status(); !st.OK || !st.Done {
+		t.Errorf("page status %+v", st)
+	}
+}
