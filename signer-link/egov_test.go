@@ -465,6 +465,9 @@ func TestEGovOffAndConfig(t *testing.T) {
 	if strings.Contains(b.page, "egov") {
 		t.Error("eGov mobile is off, but the page offers it")
 	}
+	if !strings.Contains(b.page, `id="phone-note"`) || !strings.Contains(b.page, "На телефоне NCALayer не работает") {
+		t.Error("without eGov mobile the page does not tell a phone to use a computer")
+	}
 	for _, sub := range []string{"/egov", "/egov/document", "/status", "/qr.png"} {
 		resp, err := http.Get(link.URL + sub)
 		if err != nil {

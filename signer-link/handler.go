@@ -271,6 +271,8 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	}
 	if s.egov.Enabled {
 		s.egovPage(&data, lang, token, l.rec.Action)
+	} else {
+		data.PhoneNote = t(lang, "page.phone_no_egov")
 	}
 	if r.Method == http.MethodHead {
 		return
@@ -389,6 +391,7 @@ type pageData struct {
 	InstallURL             string
 	Lead, Summary, KeyHint string
 	Need, NoJS, SignLabel  string
+	PhoneNote              string // shown on phones when there is no eGov mobile route
 	Consequence            string
 	Fields                 []field
 	Expires                string

@@ -26,6 +26,10 @@ var egovOutcomes = map[string]outcome{
 }
 
 var egovTexts = map[string]map[flows.Lang]string{
+	"page.phone_no_egov": {
+		flows.Russian: "На телефоне NCALayer не работает: откройте эту ссылку на компьютере с NCALayer и вашим ключом ЭЦП, пока она действует.",
+		flows.Kazakh:  "Телефонда NCALayer жұмыс істемейді: бұл сілтемені жарамды кезінде NCALayer және ЭЦҚ кілтіңіз бар компьютерде ашыңыз.",
+	},
 	"egov.description.bind": {
 		flows.Russian: "Вход в чат-бот kezekbot (очередь в детские сады Астаны)",
 		flows.Kazakh:  "kezekbot чат-ботына кіру (Астана балабақшаларының кезегі)",
