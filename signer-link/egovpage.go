@@ -3,6 +3,9 @@ package signerlink
 import (
 	"bytes"
 	"html/template"
+	"image"
+	"image/color"
+	"image/png"
 	"log/slog"
 	"net/http"
 	"time"
@@ -78,11 +81,36 @@ func (s *Service) serveQR(w http.ResponseWriter, r *http.Request, token string) 
 }
 
 // qrPNG encodes text with medium error correction (a phone camera reading a laptop screen
-// with glare) at 4 pixels a module (the page scales it up, pixelated) and the standard 4-module quiet zone.
+// with glare) and draws it at 4 pixels a module with the standard 4-module quiet zone, as a
+// two-colour paletted PNG (the page scales it up, pixelated): drawing it ourselves from the
+// modules is several times cheaper than the library's RGBA renderer and gives a 1-bit PNG.
 func qrPNG(text string) ([]byte, error) {
 	code, err := qr.EncodeText(text, qr.Medium)
 	if err != nil {
 		return nil, err
 	}
-	return code.ToPNGBytes(qr.NewQrCodeImgConfig(4, 4))
+	const scale, border = 4, 4
+	size := code.Size()
+	n := (size + 2*border) * scale
+	img := image.NewPaletted(image.Rect(0, 0, n, n), color.Palette{color.White, color.Black})
+	for y := range size {
+		for x := range size {
+			if !code.Module(x, y) {
+				continue
+			}
+			x0, y0 := (x+border)*scale, (y+border)*scale
+			for dy := range scale {
+				row := img.Pix[(y0+dy)*img.Stride:]
+				for dx := range scale {
+					row[x0+dx] = 1
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
