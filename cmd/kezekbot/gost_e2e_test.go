@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
+	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
 )
 
 // scenarioGOST: a parent whose ЭЦП keys are GOST 34.10-2015 512 binds the chat and revokes a
@@ -38,5 +43,50 @@ func scenarioGOST(t *testing.T, e *e2eEnv) {
 	}
 	if strings.Contains(s.Text, "ГОСТ") {
 		t.Fatalf("the result mentions GOST: %q", s.Text)
+	}
+}
+
+// TestVerifyXMLGOSTTestCA: verify-xml with a trust directory holding the GOST test CA only
+// (as a city that trusts only NCA's GOST 2022 CAs would have) accepts a GOST-signed document,
+// prints the algorithm, and refuses an RSA one as untrusted.
+func TestVerifyXMLGOSTTestCA(t *testing.T) {
+	ca, err := xmlsigtest.NewGOSTCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := t.TempDir()
+	if err := ca.WriteTrustDir(trust); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaCA, err := xmlsigtest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := rsaCA.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(p *xmlsigtest.Person) string {
+		signed, err := xmlsigtest.Sign([]byte(`<kezekbot><action>revoke</action></kezekbot>`), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), "signed.xml")
+		if err := os.WriteFile(f, signed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	code, out, stderr := runVerifyXMLForTest(t, "--trust", trust, "--usage", "sign", "--iin", xmlsigtest.DefaultIIN, write(p))
+	if code != 0 || out["algorithm"] != "gost2015-512" || out["usage"] != "sign" || stderr != "" {
+		t.Fatalf("exit %d, %v, stderr %q", code, out, stderr)
+	}
+	code, out, _ = runVerifyXMLForTest(t, "--trust", trust, write(rp))
+	if code != 1 || out["reason"] != "chain" {
+		t.Fatalf("RSA under GOST-only trust: exit %d, %v", code, out)
 	}
 }

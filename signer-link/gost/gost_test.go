@@ -41,6 +41,13 @@ func mustKey(t testing.TB, c *x509.Certificate) *gost.PublicKey {
 	return k
 }
 
+// About test vectors: RFC 7091's worked examples (and the standard's appendix) use test
+// curves, not id-tc26-gost-3410-12-512-paramSetA, and this package's field arithmetic is
+// specialised to paramSetA's p = 2^512 − 569, so they cannot run here. What stands in: NCA's
+// real GOST 2022 CA certificates and a Kalkan XML signature (below), the curve arithmetic
+// against crypto/elliptic's independent generic implementation (curve_test.go), and
+// sign/verify round trips with every byte of the signature flipped (gosttest).
+
 // TestNCACertificates: NCA's GOST 2022 CA certificates (test and production) verify: each
 // root's self-signature and each intermediate under its root; not across.
 func TestNCACertificates(t *testing.T) {

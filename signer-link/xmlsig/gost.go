@@ -225,6 +225,11 @@ func verifyGOSTSignature(root, sigEl *etree.Element, sh *shape, key *gost.Public
 	if !gost.VerifyHash(key, h[:], sig) {
 		return nil, nil, newError(ReasonSignatureInvalid, "signature: the GOST signature over SignedInfo does not verify")
 	}
+	// Like goxmldsig, take the reference from the signed bytes, not from the parsed tree: the
+	// digest compared below must be the one the signature covers.
+	if xerr := signedDigestMatches(si, sh.digest); xerr != nil {
+		return nil, nil, xerr
+	}
 	idx := sigEl.Index()
 	doc := root.Copy()
 	if idx < 0 || idx >= len(doc.Child) {
@@ -247,4 +252,36 @@ func verifyGOSTSignature(root, sigEl *etree.Element, sh *shape, key *gost.Public
 		return nil, nil, newError(ReasonSignatureInvalid, "canonicalize signed element: %v", err)
 	}
 	return signed, canonical, nil
+}
+
+// signedDigestMatches re-parses the canonical SignedInfo that was verified and checks that its
+// one Reference carries the GOST digest method and the digest the structure check read.
+func signedDigestMatches(canonicalSI, digest []byte) *Error {
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(canonicalSI); err != nil || d.Root() == nil {
+		return newError(ReasonSignatureInvalid, "signature: signed SignedInfo does not parse")
+	}
+	var refs []*etree.Element
+	for _, el := range d.Root().ChildElements() {
+		if isDS(el, dsig.ReferenceTag) {
+			refs = append(refs, el)
+		}
+	}
+	if len(refs) != 1 {
+		return newError(ReasonSignatureInvalid, "signature: signed SignedInfo has %d references", len(refs))
+	}
+	var method string
+	var value []byte
+	for _, el := range refs[0].ChildElements() {
+		switch {
+		case isDS(el, dsig.DigestMethodTag):
+			method = el.SelectAttrValue(dsig.AlgorithmAttr, "")
+		case isDS(el, dsig.DigestValueTag):
+			value, _ = decodeBase64(el.Text())
+		}
+	}
+	if method != algGOST2015_512Digest || !bytes.Equal(value, digest) {
+		return newError(ReasonSignatureInvalid, "signature: the signed reference differs from the one checked")
+	}
+	return nil
 }
