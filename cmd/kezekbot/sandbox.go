@@ -35,13 +35,19 @@ const (
 	sandboxStaff       = 9001
 )
 
+// sandboxUnused are the settings the sandbox sets itself: it has its own Telegram (so no token,
+// API URL, mode or webhook), its own test CA (no trust or CRL directory) and always migrates.
+var sandboxUnused = []string{"KEZEKBOT_MODE", "KEZEKBOT_TELEGRAM_TOKEN", "KEZEKBOT_TELEGRAM_API_URL", "KEZEKBOT_WEBHOOK_SECRET",
+	"KEZEKBOT_WEBHOOK_PATH", "KEZEKBOT_TRUST_DIR", "KEZEKBOT_CRL_DIR", "migrate"}
+
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	noSeed := fs.Bool("no-seed", false, "keep the database as it is instead of refreshing the demo data")
 	if wantsHelp(args) {
+		_, _ = loadConfig(fs, nil, func(string) string { return "" }, sandboxUnused...)
 		return printFlags(fs, stdout, "kezekbot sandbox [flags]: everything on one machine, no Telegram token and no NCALayer needed.\nOpen http://127.0.0.1:8080/ (KEZEKBOT_HTTP_ADDR) and type /start.")
 	}
-	cfg, err := loadConfig(fs, args, os.Getenv)
+	cfg, err := loadConfig(fs, args, os.Getenv, sandboxUnused...)
 	if err != nil {
 		return exitCode(stderr, "sandbox", err)
 	}
