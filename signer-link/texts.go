@@ -87,7 +87,7 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"doc.text.revoke": {
 		flows.Russian: "Отозвать направление по заявлению {number} (ДДО: {kindergarten}). Причина снятия: {reason}",
-		flows.Kazakh:  "{number} өтініші бойынша берілген жолдаманы кері қайтару (МДҰ: {kindergarten}). Кері қайтару себебі: {reason}",
+		flows.Kazakh:  "{number} өтініші бойынша берілген жолдаманы кері қайтару (балабақша: {kindergarten}). Кері қайтару себебі: {reason}",
 	},
 
 	// Messages the script shows while talking to NCALayer.
