@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the outside tools some tests drive, from Debian's packages, when they are missing:
-# Chromium (the signing page and sandbox browser tests). Run by `make test` and .ci/run.
+# Chromium (the signing page and sandbox browser tests) and OpenSSL's GOST engine (the
+# Streebog oracle). Run by `make test` and .ci/run.
 # Without root or apt it cannot install; then it says loudly which tests will not run, because
 # `go test` only reports those skips with -v (CI sets CI=true, and there they fail instead).
 set -uo pipefail
@@ -23,6 +24,13 @@ have_chromium() { [ -n "${KEZEKBOT_CHROMIUM:-}" ] || command -v chromium >/dev/n
 if ! have_chromium; then
   if [ $install = 1 ]; then log "installing chromium for the browser tests"; apt_install chromium fonts-dejavu-core || true; fi
   have_chromium || missing+=("chromium (the browser tests of signer-link and the sandbox)")
+fi
+
+# OpenSSL's GOST engine: the independent Streebog oracle of signer-link/gost/streebog's tests.
+have_gost_engine() { command -v openssl >/dev/null && openssl dgst -engine gost -md_gost12_256 </dev/null >/dev/null 2>&1; }
+if ! have_gost_engine; then
+  if [ $install = 1 ]; then log "installing libengine-gost-openssl (the Streebog oracle)"; apt_install openssl libengine-gost-openssl || true; fi
+  have_gost_engine || missing+=("libengine-gost-openssl (the Streebog tests against OpenSSL's GOST engine)")
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
