@@ -22,6 +22,15 @@ func TestProofread(t *testing.T) {
 		for _, p := range textlint.Russian(ru) {
 			t.Errorf("ru %s: %s\n\t%s", k, p, ru)
 		}
+		// The refusal is read on a phone right after a failed attempt: one short sentence
+		// with the time, not the rule stated twice (they were 190–226 characters).
+		if strings.HasPrefix(k, "refusal.window_closed") {
+			for _, s := range []string{kk, ru} {
+				if n := len([]rune(s)); n > 120 {
+					t.Errorf("%s is %d characters, keep it under 120: %s", k, n, s)
+				}
+			}
+		}
 		label := func(s string) string { return s }
 		switch {
 		case strings.HasPrefix(k, "btn."):
