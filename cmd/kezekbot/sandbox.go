@@ -162,7 +162,7 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 		parts := strings.Fields(strings.ToUpper(p.Name))
 		var k keys
 		ca := rsaCA
-		if chat == sandboxFirstParent+sandboxGOSTParent {
+		if p.IIN == postgres.DemoParents[sandboxGOSTParent].IIN { // on the computer and on the phone
 			ca = gostCA
 		}
 		for _, u := range []xmlsig.Usage{xmlsig.UsageAuth, xmlsig.UsageSign} {
@@ -181,9 +181,6 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 			}
 		}
 		byChat[strconv.FormatInt(chat, 10)] = k
-		if chat == sandboxFirstParent+sandboxPhoneParent {
-			byChat[strconv.Itoa(sandboxPhone)] = k
-		}
 	}
 	keysFor := func(doc string) (auth, sign *xmlsigtest.Person) {
 		k := byChat[chatOfDocument(doc)]
@@ -265,6 +262,7 @@ func sandboxKeyHolders() map[int64]postgres.DemoParent {
 	for i, p := range postgres.DemoParents {
 		m[int64(sandboxFirstParent+i)] = p
 	}
+	m[sandboxPhone] = postgres.DemoParents[sandboxPhoneParent]
 	m[sandboxStranger] = sandboxGuest
 	m[sandboxStaff] = sandboxStaffKeys
 	return m
