@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kezekbot/kezekbot/flows"
 )
 
 // Every POSTed signature costs an XML parse, a chain check and an RSA verification (about
@@ -306,18 +308,28 @@ func retryAfterSeconds(d time.Duration) string {
 // language, and returns false. Every route that accepts a signature (the page's POST, the eGov
 // mobile PUT) calls it before reading the body.
 func (s *Service) LimitSignature(w http.ResponseWriter, r *http.Request, token string) bool {
+	ok, lang := s.SignatureAllowed(w, r, token)
+	if !ok {
+		s.renderError(w, r, lang, "rate_limited", nil)
+	}
+	return ok
+}
+
+// SignatureAllowed takes one signature submission on the link token from the limits. When it
+// refuses, it has set Retry-After on w, and the caller answers 429 in its own protocol's shape
+// (the eGov mobile PUT answers the app's JSON) in lang, the link's language.
+func (s *Service) SignatureAllowed(w http.ResponseWriter, r *http.Request, token string) (ok bool, lang flows.Lang) {
 	ok, scope, retry := s.limiter.Allow(r.Context(), r, token)
 	if ok {
-		return true
+		return true, ""
 	}
-	lang := langFromAcceptLanguage(r.Header.Get("Accept-Language"))
+	lang = langFromAcceptLanguage(r.Header.Get("Accept-Language"))
 	if c, err := s.keys.parseToken(token); err == nil {
 		lang = normLang(c.Lang)
 	}
 	s.log.InfoContext(r.Context(), "signature refused by rate limit", slog.String("scope", scope), slog.Duration("retry", retry))
 	w.Header().Set("Retry-After", retryAfterSeconds(retry))
-	s.renderError(w, r, lang, "rate_limited", nil)
-	return false
+	return false, lang
 }
 
 // LimitSignatures wraps a handler of /s/{token}… routes with LimitSignature.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	signerlink "github.com/kezekbot/kezekbot/signer-link"
+	"github.com/kezekbot/kezekbot/signer-link/fakeegov"
 )
 
 func TestParseRate(t *testing.T) {
@@ -295,4 +296,36 @@ func FuzzParseRate(f *testing.F) {
 			t.Fatalf("ParseRate(%q) = %+v, which the limiter refuses: %v", s, r, err)
 		}
 	})
+}
+
+// TestEGovPutRateLimited: the eGov mobile PUT (API №2) goes through the same limits and is
+// refused with 429, Retry-After and the protocol's JSON in the link's language.
+func TestEGovPutRateLimited(t *testing.T) {
+	t.Parallel()
+	ref := &refusals{n: map[string]int{}}
+	e := newEnv(t, egovOn, limits("off", "2/1m,2", "off", ref.add))
+	p := e.parent(time.Hour)
+	ctx := context.Background()
+	link := e.issueRevoke(p, "kk")
+	b := e.browser()
+	b.open(link.URL)
+	app := e.app(p, fakeegov.Sign)
+	a1, _, err := app.Open(ctx, link.URL+"/egov")
+	if err != nil || a1 == nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for range 3 {
+		ans, err := app.Put(ctx, a1.Document.URI, a1.Document.AuthToken, []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, ans.StatusCode)
+		if ans.StatusCode == http.StatusTooManyRequests && (ans.Code != "rate_limited" || !strings.Contains(ans.Message, "Қол қою әрекеттері тым көп")) {
+			t.Errorf("429 answer = %+v", ans)
+		}
+	}
+	if codes[0] == http.StatusTooManyRequests || codes[1] == http.StatusTooManyRequests || codes[2] != http.StatusTooManyRequests || ref.get("link") != 1 {
+		t.Errorf("PUT statuses %v (refusals counted %d), want the third refused with 429", codes, ref.get("link"))
+	}
 }

@@ -84,10 +84,12 @@ type Config struct {
 	// SignTimeout is how long the page waits for NCALayer (the parent finds the key file and
 	// types the password meanwhile); DefaultSignTimeout when zero.
 	SignTimeout time.Duration
-	Links       LinkStore
-	Store       Store
-	Verifier    Verifier
-	Resumer     Resumer
+	// EGov turns on the eGov mobile route (API №1 and №2, the QR code, the status poll).
+	EGov     EGov
+	Links    LinkStore
+	Store    Store
+	Verifier Verifier
+	Resumer  Resumer
 	// RateLimiter holds the signature limits' buckets (store/redis in production, shared by
 	// replicas); a MemoryLimiter when nil. SignLimits are DefaultSignLimits when nil.
 	// OnRateLimited is called with the scope of every refusal (metrics).
@@ -119,6 +121,7 @@ type Service struct {
 	limiter  *SignLimiter
 	accounts AccountLookup
 	alerts   BindAlerter
+	egov     EGov
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -149,6 +152,7 @@ func New(cfg Config) (*Service, error) {
 		resumer:  cfg.Resumer,
 		accounts: cfg.Accounts,
 		alerts:   cfg.BindAlerts,
+		egov:     cfg.EGov,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 	}
@@ -166,6 +170,9 @@ func New(cfg Config) (*Service, error) {
 		strings.ContainsAny(s.ncalayer, " ;,'\"") {
 		// The URL goes into the CSP header verbatim; anything that could end a directive is out.
 		return nil, fmt.Errorf("signer-link: NCALayer URL must be a ws:// or wss:// URL")
+	}
+	if err := s.egov.validate(); err != nil {
+		return nil, fmt.Errorf("signer-link: %w", err)
 	}
 	if s.log == nil {
 		s.log = slog.Default()
