@@ -41,13 +41,14 @@ const (
 var (
 	//go:embed templates/page.html
 	templateFS embed.FS
-	//go:embed static/sign.js static/style.css
+	//go:embed static/sign.js static/egov.js static/style.css
 	staticFS embed.FS
 
 	pageTmpl = template.Must(template.ParseFS(templateFS, "templates/page.html"))
 
 	staticTypes = map[string]string{
 		"sign.js":   "text/javascript; charset=utf-8",
+		"egov.js":   "text/javascript; charset=utf-8",
 		"style.css": "text/css; charset=utf-8",
 	}
 )
@@ -82,9 +83,17 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case sub == "" && get:
 		s.servePage(w, r, token)
 	case sub == "" && r.Method == http.MethodPost:
-		s.serveAccept(w, r, token)
+		if s.LimitSignature(w, r, token) { // before any verification work
+			s.serveAccept(w, r, token)
+		}
 	case sub == "document" && get:
 		s.serveDocument(w, r, token)
+	case sub == "egov" || strings.HasPrefix(sub, "egov/"):
+		s.serveEGov(w, r, token, sub)
+	case sub == "status" && get && s.egov.Enabled:
+		s.serveStatus(w, r, token)
+	case sub == "qr.png" && get && s.egov.Enabled:
+		s.serveQR(w, r, token)
 	case sub == "":
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -236,8 +245,10 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.CSRF = csrf
 	data.NCALayer = s.ncalayer
 	data.TimeoutMS = s.signWait.Milliseconds()
-	data.DocURL = s.cookiePath(token) + "/document"
-	data.PostURL = s.cookiePath(token)
+	// The script's requests carry the page's language (the link's, or the one the parent
+	// switched to with ?lang=), so that the result it shows speaks the page's language too.
+	data.DocURL = s.cookiePath(token) + "/document?lang=" + string(lang)
+	data.PostURL = s.cookiePath(token) + "?lang=" + string(lang)
 	data.Lead = t(lang, "page.lead")
 	data.Need = t(lang, "page.need")
 	data.NoJS = t(lang, "page.nojs")
@@ -248,6 +259,9 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 		data.Heading = t(lang, "page.heading.bind")
 		data.Summary = t(lang, "doc.text.bind")
 		data.KeyHint = t(lang, "page.key.bind")
+		// Which account is being bound, and not to sign someone else's link (bindguard.go).
+		data.Fields = []field{{t(lang, "page.field.account"), accountLabel(lang, l.rec.TgName, l.rec.TgUser, l.rec.ChatID)}}
+		data.Consequence = t(lang, "page.warn.bind")
 	case kezekbot.ActionRevoke:
 		data.Heading = t(lang, "page.heading.revoke")
 		data.Fields = []field{
@@ -261,6 +275,11 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.Messages = map[string]string{}
 	for _, k := range []string{"connecting", "choose", "sending", "not_running", "cancelled", "timeout", "ncalayer_error", "network"} {
 		data.Messages[k] = t(lang, "js."+k)
+	}
+	if s.egov.Enabled {
+		s.egovPage(&data, lang, token, l.rec.Action)
+	} else {
+		data.PhoneNote = t(lang, "page.phone_no_egov")
 	}
 	if r.Method == http.MethodHead {
 		return
@@ -307,6 +326,7 @@ func (s *Service) serveAccept(w http.ResponseWriter, r *http.Request, token stri
 	}
 	res := s.accept(ctx, l, body)
 	s.logAccept(ctx, l, res)
+	s.noteOutcome(ctx, l, "ncalayer", res) // for another tab's (or the phone route's) poll
 	s.renderError(w, r, lang, res.reason, res.refusal)
 }
 
@@ -378,10 +398,13 @@ type pageData struct {
 	InstallURL             string
 	Lead, Summary, KeyHint string
 	Need, NoJS, SignLabel  string
+	PhoneNote              string // shown on phones when there is no eGov mobile route
 	Consequence            string
 	Fields                 []field
 	Expires                string
 	Messages               map[string]string
+	// The eGov mobile route (EGov nil when it is off).
+	EGov *egovPage
 	// Result pages.
 	OK      bool
 	Message string
