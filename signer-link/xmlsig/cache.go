@@ -2,6 +2,7 @@ package xmlsig
 
 import (
 	"crypto/x509"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -63,9 +64,10 @@ type chainCache struct {
 func newChainCache() *chainCache { return &chainCache{m: make(map[chainKey]cachedChain)} }
 
 func usagesKey(usages []x509.ExtKeyUsage) string {
-	b := make([]byte, len(usages))
-	for i, u := range usages {
-		b[i] = byte(u)
+	var b []byte
+	for _, u := range usages {
+		b = strconv.AppendInt(b, int64(u), 10)
+		b = append(b, ',')
 	}
 	return string(b)
 }

@@ -53,7 +53,11 @@ func newStateCache(size int) *stateCache {
 const defaultStateCache = 16384
 
 func (c *stateCache) shard(chatID int64) *stateShard {
-	return &c.shards[uint64(chatID)%uint64(len(c.shards))]
+	i := chatID % int64(len(c.shards))
+	if i < 0 {
+		i = -i
+	}
+	return &c.shards[i]
 }
 
 func (c *stateCache) get(chatID int64) (cachedState, bool) {
