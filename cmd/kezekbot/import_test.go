@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kezekbot/kezekbot/city"
 	"github.com/kezekbot/kezekbot/city/citytest"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
@@ -131,6 +134,9 @@ func TestImportMillion(t *testing.T) {
 		t.Skip("set KEZEKBOT_BIG=1 to import 1,000,000 applications")
 	}
 	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("KEZEKBOT_BIG_N")); err == nil && v > 0 {
+		n = v // a shorter run while tuning
+	}
 	db := pgtest.New(t)
 	pr, pw := io.Pipe()
 	go func() {
@@ -162,15 +168,47 @@ func TestImportMillion(t *testing.T) {
 		}
 	}()
 	var report bytes.Buffer
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	st, err := importSnapshots(context.Background(), db, pr, importOptions{Batch: importBatch, MaxLine: importMaxLine, Report: &report})
 	close(stop)
 	<-sampled
 	if err != nil || st.Bad != 0 || st.Written != n {
 		t.Fatalf("%+v, %v\n%s", st, err, report.String())
 	}
-	t.Logf("imported %d applications in %v: %.0f lines/s, peak heap in use %.1f MiB", n, st.Elapsed.Round(time.Second),
-		st.rate(), float64(peak.Load())/(1<<20))
-	fmt.Printf("import: %d lines, %.0f lines/s, peak heap %.1f MiB\n", n, st.rate(), float64(peak.Load())/(1<<20))
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	pgCPU := backendCPU(t, db)
+	var load string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	// The generator runs in this process too: its CPU is part of cpu.
+	t.Logf("imported %d applications in %v: %.0f lines/s, peak heap in use %.1f MiB; this process's CPU %v (generator included), PostgreSQL backends' CPU %v; load average %s",
+		n, st.Elapsed.Round(time.Second), st.rate(), float64(peak.Load())/(1<<20), cpu.Round(100*time.Millisecond), pgCPU.Round(100*time.Millisecond), load)
 }
 
 func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 1<<16) }
+
+// backendCPU sums the CPU time of the pool's PostgreSQL backends since they started (from
+// /proc: the server runs on this machine in tests); 0 when it cannot be read.
+func backendCPU(t *testing.T, db interface{ Pool() *pgxpool.Pool }) time.Duration {
+	conns := db.Pool().AcquireAllIdle(context.Background())
+	var total time.Duration
+	for _, c := range conns {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Conn().PgConn().PID()))
+		c.Release()
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.Atoi(f[11])                          // utime, field 14 of stat
+		st, _ := strconv.Atoi(f[12])                          // stime
+		total += time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
+	}
+	return total
+}
