@@ -34,9 +34,13 @@ func (c *Config) cityPushHandler(db *postgres.DB, log *slog.Logger, m *metrics.C
 	if err != nil {
 		return nil, usagef("KEZEKBOT_CITY_PUSH_SECRETS: %v", err)
 	}
-	return citysync.NewPushHandler(db, citysync.PushConfig{
+	h, err := citysync.NewPushHandler(db, citysync.PushConfig{
 		Secrets: secrets, MaxBody: c.CityPushMaxBody, Log: log, Metrics: m,
 	})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return h, nil
 }
 
 // cityPuller returns the pull worker of the city's change feed into db.
