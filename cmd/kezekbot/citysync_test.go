@@ -13,7 +13,9 @@ import (
 
 type noFeed struct{}
 
-func (noFeed) Changes(context.Context, string, int) (city.ChangePage, error) { return city.ChangePage{}, nil }
+func (noFeed) Changes(context.Context, string, int) (city.ChangePage, error) {
+	return city.ChangePage{}, nil
+}
 
 func TestCitySyncConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

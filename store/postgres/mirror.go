@@ -200,9 +200,9 @@ type storedState struct {
 	// feedRev is the highest revision the change feed (or an import, as a baseline) accounted
 	// for: a change above it notifies, even when a read-through already wrote its data.
 	feedRev int64
-	status   string
-	queue    int
-	hash     []byte // details_hash: history and documents as last written
+	status  string
+	queue   int
+	hash    []byte // details_hash: history and documents as last written
 }
 
 func storedStates(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]storedState, error) {
@@ -214,9 +214,9 @@ func storedStates(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]stored
 	out := make(map[int64]storedState, len(ids))
 	var (
 		id, rev, feed int64
-		status  string
-		queue   int32
-		hash    []byte
+		status        string
+		queue         int32
+		hash          []byte
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &rev, &feed, &status, &queue, &hash}, func() error {
 		out[id] = storedState{exists: true, revision: rev, feedRev: feed, status: status, queue: int(queue), hash: hash}
