@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,12 +145,18 @@ func (s importStats) rate() float64 {
 	return float64(s.Lines) / s.Elapsed.Seconds()
 }
 
+// badLine is a line's number and what was wrong with it.
+type badLine struct {
+	line int
+	msg  string
+}
+
 // parsedBatch is a batch of good snapshots with their line numbers, and the bad lines met
 // while reading it (reported in order with the batch).
 type parsedBatch struct {
 	snaps []city.Application
 	lines []int
-	bad   []string
+	bad   []badLine
 	upTo  int // lines read up to the end of this batch
 }
 
@@ -174,10 +181,7 @@ func importSnapshots(ctx context.Context, w snapshotWriter, r io.Reader, o impor
 	}()
 	var lastDraw time.Time
 	for b := range batches {
-		for _, msg := range b.bad {
-			fmt.Fprintln(o.Report, msg)
-		}
-		st.Bad += len(b.bad)
+		bad := b.bad
 		if len(b.snaps) > 0 {
 			n, err := w.UpsertSnapshots(ctx, b.snaps, o.Now())
 			if err != nil && kezekbot.ErrorCode(err) == kezekbot.EINTERNAL {
@@ -195,16 +199,20 @@ func importSnapshots(ctx context.Context, w snapshotWriter, r io.Reader, o impor
 						return st, err
 					case err != nil:
 						refused++
-						fmt.Fprintf(o.Report, "line %d: %v\n", b.lines[i], err)
+						bad = append(bad, badLine{b.lines[i], "refused by the database: " + kezekbot.ErrorMessage(err)})
 					default:
 						n += k
 					}
 				}
 			}
 			st.Written += n
-			st.Bad += refused
 			st.Unchanged += len(b.snaps) - n - refused
 		}
+		slices.SortFunc(bad, func(x, y badLine) int { return x.line - y.line })
+		for _, l := range bad {
+			fmt.Fprintf(o.Report, "line %d: %s\n", l.line, l.msg)
+		}
+		st.Bad += len(bad)
 		st.Lines = b.upTo
 		if o.Progress != nil && time.Since(lastDraw) > 200*time.Millisecond {
 			lastDraw = time.Now()
@@ -247,11 +255,11 @@ func readBatches(ctx context.Context, r io.Reader, o importOptions, out chan<- p
 		line++
 		b.upTo = line
 		if tooLong {
-			b.bad = append(b.bad, fmt.Sprintf("line %d: longer than %d bytes", line, o.MaxLine))
+			b.bad = append(b.bad, badLine{line, fmt.Sprintf("longer than %d bytes", o.MaxLine)})
 		} else if len(bytes.TrimSpace(raw)) > 0 {
 			a, problem := parseSnapshot(raw)
 			if problem != "" {
-				b.bad = append(b.bad, fmt.Sprintf("line %d: %s", line, problem))
+				b.bad = append(b.bad, badLine{line, problem})
 			} else {
 				b.snaps, b.lines = append(b.snaps, a), append(b.lines, line)
 			}
@@ -303,7 +311,7 @@ func parseSnapshot(raw []byte) (city.Application, string) {
 		case errors.As(err, &se):
 			return a, "not a JSON object (malformed JSON)"
 		case errors.As(err, &ke):
-			return a, "invalid IIN (" + ke.Message + ")"
+			return a, "invalid IIN" // ParseIIN's message may quote a digit
 		}
 		return a, "not an application snapshot"
 	}

@@ -62,6 +62,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, &out, &errb)
 	}
 	report := errb.String()
+	t.Logf("report:\n%s", report)
 	for _, want := range []string{"line 2: not a JSON object", "line 3: invalid IIN", "line 6: application 7: bad child.birth_date",
 		"line 7: longer than 4096 bytes", "line 8: ", "line 9: field id has the wrong type"} {
 		if !strings.Contains(report, want) {
