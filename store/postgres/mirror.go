@@ -117,7 +117,11 @@ func lockMirror(ctx context.Context, tx pgx.Tx) error {
 // UpsertSnapshot stores a snapshot of one application read from the city (the card's
 // read-through) when its revision is newer than the mirror's, and reports whether it did. A
 // snapshot of the revision the mirror holds only moves synced_at (the city confirmed the copy
-// is current). It writes no notifications: the change feed brings those.
+// is current). It writes no notifications: the change feed brings those (a change the
+// read-through got ahead of still notifies; see feed_revision in 00013).
+//
+// a must be a whole snapshot (GET /v1/applications/{id}), not an item of a search list: lists
+// may leave referrals, history and documents out, and a snapshot without a referral deletes it.
 func (db *DB) UpsertSnapshot(ctx context.Context, a city.Application, syncedAt time.Time) (bool, error) {
 	if _, err := CheckSnapshot(a); err != nil {
 		return false, fmt.Errorf("upsert snapshot: %w", err)
