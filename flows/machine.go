@@ -1168,6 +1168,10 @@ func (s *stepper) signed(ev Signed) {
 	if ev.Nonce == "" || (!lost && ev.Nonce != s.st.Nonce) {
 		return
 	}
+	if ev.Rejected != "" {
+		s.rejected(ev)
+		return
+	}
 	s.newMsg = true
 	s.defaultLang()
 	s.st.Nonce, s.st.LinkURL, s.st.LinkExp = "", "", time.Time{}
@@ -1212,6 +1216,25 @@ func (s *stepper) signed(ev Signed) {
 	default:
 		s.showCurrent("", nil)
 	}
+}
+
+// rejected shows why eGov mobile's signature was refused, above the link screen while the
+// link works (the parent can sign again with the right key) or above the screen the link came
+// from once it expired. A report for a link the chat no longer waits on is ignored.
+func (s *stepper) rejected(ev Signed) {
+	if s.st.Name != SBinding && s.st.Name != SRevokeSigning {
+		return
+	}
+	key := "egov.rejected." + ev.Rejected
+	switch ev.Rejected {
+	case RejectedWrongKey:
+		key += "_" + string(ev.Action)
+	case RejectedOtherPerson, RejectedAltered, RejectedCertificate, RejectedExpired:
+	default:
+		key = "egov.rejected." + RejectedOther
+	}
+	s.newMsg = true
+	s.showCurrent(key, nil)
 }
 
 func signNotice(code string) string {
@@ -1337,7 +1360,7 @@ func (p ReasonPreset) Text(l Lang) string {
 var ReasonPresets = []ReasonPreset{
 	{KK: "Басқа балабақшаны таңдадық", RU: "Выбрали другой детский сад"},
 	{KK: "Басқа жерге көшеміз", RU: "Переезд"},
-	{KK: "Бала әзірге балабақшаға бармайды", RU: "Ребёнок пока не пойдёт в детский сад"},
+	{KK: "Бала әзірге балабақшаға бармайды", RU: "Ребёнок пока не пойдёт в сад"},
 	{KK: "Балабақша үйден алыс", RU: "Далеко от дома"},
-	{KK: "Басқа себеп — өзім жазамын", RU: "Другое — напишу сам", Other: true},
+	{KK: "Басқа себеп — өзім жазамын", RU: "Другая причина — напишу", Other: true},
 }

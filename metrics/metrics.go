@@ -56,6 +56,7 @@ type Metrics struct {
 	deliveries *children[string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	loopsDown  *children[string, prometheus.Gauge]
+	city       *cityMetrics // city.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -196,6 +197,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.loopsDown = newChildren(overflowValue, func(k string) prometheus.Gauge {
 		return loops.WithLabelValues(clean(k, "none"))
 	})
+	m.city = newCityMetrics(reg)
 	return m
 }
 

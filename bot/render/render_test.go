@@ -336,10 +336,10 @@ func TestSettings(t *testing.T) {
 		reminderBtn, referralBtn string
 		answerMuted              string
 	}{
-		{flows.Russian, "🔔 Уведомления", "включено", "выключено", "Напоминание о сроке отзыва направления",
-			"🔕 Напоминание о сроке отзыва направления", "🔔 Выдано направление", "Выключено: Напоминание о сроке отзыва направления."},
-		{flows.Kazakh, "🔔 Хабарламалар", "қосулы", "өшірулі", "Жолдаманы кері қайтару мерзімі туралы еске салу",
-			"🔕 Жолдаманы кері қайтару мерзімі туралы еске салу", "🔔 Жолдама берілді", "Өшірілді: Жолдаманы кері қайтару мерзімі туралы еске салу."},
+		{flows.Russian, "🔔 Уведомления", "включено", "выключено", "Напоминание о сроке отзыва",
+			"🔕 Напоминание о сроке отзыва", "🔔 Выдано направление", "Выключено: Напоминание о сроке отзыва."},
+		{flows.Kazakh, "🔔 Хабарландырулар", "қосулы", "өшірулі", "Кері қайтару туралы еске салу",
+			"🔕 Кері қайтару туралы еске салу", "🔔 Жолдама берілді", "Өшірілді: Кері қайтару туралы еске салу."},
 	} {
 		m := r.Screen(flows.Screen{Kind: flows.ScreenSettings, Lang: tc.lang, Rev: 1000, Muted: muted, Buttons: settingsButtons(muted)})
 		checkText(t, string(tc.lang), m.Text)
@@ -507,5 +507,25 @@ func BenchmarkRenderCard(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = r.Screen(s)
+	}
+}
+
+// TestPhoneRouteHint: with the eGov mobile route on, both link screens say in one line which
+// route fits which device; without it, they do not mention eGov mobile.
+func TestPhoneRouteHint(t *testing.T) {
+	r := newRenderer(t)
+	link := &flows.Link{URL: "https://sign.example/l/abc", Expires: now.Add(15 * time.Minute), Nonce: "n"}
+	for _, kind := range []flows.ScreenKind{flows.ScreenBindLink, flows.ScreenSignLink} {
+		for _, lang := range []flows.Lang{flows.Kazakh, flows.Russian} {
+			s := flows.Screen{Kind: kind, Lang: lang, Link: link}
+			r.PhoneRoute = false
+			if m := r.Screen(s); strings.Contains(m.Text, "eGov") {
+				t.Errorf("%s/%s without the phone route mentions eGov:\n%s", lang, kind, m.Text)
+			}
+			r.PhoneRoute = true
+			if m := r.Screen(s); strings.Count(m.Text, "eGov mobile") != 2 || !strings.Contains(m.Text, "NCALayer") {
+				t.Errorf("%s/%s lacks the route line:\n%s", lang, kind, m.Text)
+			}
+		}
 	}
 }

@@ -69,6 +69,59 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// TestSandboxFlags: `help sandbox` lists only what the sandbox uses, the sandbox ignores a
+// malformed token (or mode, trust dir…) in the environment it never uses, and a wrong flag
+// points to `kezekbot help sandbox` (and from -port to -http-addr).
+func TestSandboxFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"help", "sandbox"}, &out, &errb); code != 0 {
+		t.Fatalf("help sandbox: exit %d, %s", code, errb.String())
+	}
+	help := out.String()
+	for _, unused := range []string{"-telegram-token", "-webhook-secret", "-webhook-path", "-mode", "-telegram-api-url", "-trust-dir", "-crl-dir", "-migrate"} {
+		if strings.Contains(help, unused+" ") || strings.Contains(help, unused+"\n") {
+			t.Errorf("help sandbox lists %s, which the sandbox does not use:\n%s", unused, help)
+		}
+	}
+	for _, used := range []string{"-http-addr", "-database-url", "-redis-url", "-public-url", "-no-seed", "-link-ttl", "-admin-token"} {
+		if !strings.Contains(help, used) {
+			t.Errorf("help sandbox lacks %s", used)
+		}
+	}
+
+	env := map[string]string{"KEZEKBOT_TELEGRAM_TOKEN": "not-a-token", "KEZEKBOT_MODE": "push", "KEZEKBOT_TRUST_DIR": "/nonexistent",
+		"KEZEKBOT_WEBHOOK_SECRET": "has space", "KEZEKBOT_CRL_DIR": "/nonexistent"}
+	c, err := loadConfig(flag.NewFlagSet("sandbox", flag.ContinueOnError), nil, func(k string) string { return env[k] }, sandboxUnused...)
+	if err != nil {
+		t.Fatalf("the sandbox refused a setting it does not use: %v", err)
+	}
+	if c.Token != "" || c.TrustDir != "" || c.CRLDir != "" || c.Mode != "polling" || c.WebhookPath != "/telegram/webhook" {
+		t.Errorf("unused settings read from the environment: %+v", c)
+	}
+	// serve still checks them.
+	if _, err := loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string { return env[k] }); err == nil {
+		t.Error("serve accepted a malformed token")
+	}
+
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"sandbox", "-port", "9090"}, []string{"-port", "-http-addr 127.0.0.1:8081", "see `kezekbot help sandbox`"}},
+		{[]string{"sandbox", "-telegram-token", "1:x"}, []string{"-telegram-token", "see `kezekbot help sandbox`"}},
+		{[]string{"serve", "-nope"}, []string{"see `kezekbot help serve`"}},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb)
+		msg := errb.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", tc.args, code, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v: %q lacks %q", tc.args, msg, w)
+			}
+		}
+	}
+}
+
 func TestValidateServe(t *testing.T) {
 	c := &Config{Mode: "webhook"}
 	for _, want := range []string{"KEZEKBOT_TELEGRAM_TOKEN", "KEZEKBOT_WEBHOOK_SECRET", "KEZEKBOT_TRUST_DIR", "KEZEKBOT_LINK_KEYS"} {
@@ -112,5 +165,52 @@ func TestRunUnknownSubcommand(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Subcommands") {
 		t.Fatalf("help: %d %s", code, out.String())
+	}
+}
+
+func TestEGovConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr string
+	}{
+		{map[string]string{"KEZEKBOT_EGOV": "yes"}, "KEZEKBOT_EGOV (-egov): want on or off"},
+		{map[string]string{"KEZEKBOT_EGOV_BIN": "12345"}, "KEZEKBOT_EGOV_BIN"},
+		{map[string]string{"KEZEKBOT_EGOV_ORG_KK": "  "}, "KEZEKBOT_EGOV_ORG_KK"},
+		{map[string]string{"KEZEKBOT_EGOV_ORG_EN": strings.Repeat("x", 301)}, "KEZEKBOT_EGOV_ORG_EN"},
+		{map[string]string{"KEZEKBOT_EGOV_AUTH_TYPE": "Eds"}, "KEZEKBOT_EGOV_AUTH_TYPE"},
+		{map[string]string{"KEZEKBOT_EGOV_LAUNCHER": "mobileSign:{link}"}, "KEZEKBOT_EGOV_LAUNCHER"},
+	} {
+		_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(tc.env))
+		var u *usageError
+		if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: err = %v, want a one-line usage error with %q", tc.env, err, tc.wantErr)
+		}
+	}
+
+	c, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.egovOn(false) || !c.egovOn(true) || c.EGovAuthType != "Token" || c.EGovLauncher != "https://m.egov.kz/mobileSign/?link={link}" {
+		t.Errorf("defaults: on %v/%v, auth %q, launcher %q", c.egovOn(false), c.egovOn(true), c.EGovAuthType, c.EGovLauncher)
+	}
+
+	// serve with eGov mobile on needs a BIN and an https public URL.
+	c.Token, c.TrustDir, c.EGov = "123:abc", t.TempDir(), "on"
+	if err := c.validateServe(); err == nil || !strings.Contains(err.Error(), "KEZEKBOT_EGOV_BIN") {
+		t.Errorf("validateServe = %v, want KEZEKBOT_EGOV_BIN", err)
+	}
+	c.EGovBIN = "210240012345"
+	if err := c.validateServe(); err == nil || !strings.Contains(err.Error(), "KEZEKBOT_PUBLIC_URL") {
+		t.Errorf("validateServe = %v, want KEZEKBOT_PUBLIC_URL", err)
+	}
+	c.PublicURL = "https://kezek.example.kz"
+	if err := c.validateServe(); err != nil {
+		t.Error(err)
+	}
+	c.EGov, c.EGovBIN, c.PublicURL = "off", "", "http://127.0.0.1:8080"
+	if err := c.validateServe(); err != nil {
+		t.Error(err)
 	}
 }
