@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	citysync "github.com/kezekbot/kezekbot/city/sync"
 	signerlink "github.com/kezekbot/kezekbot/signer-link"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 	EGovAuthType   string
 	EGovLauncher   string
 	security       securityConfig // config_security.go
+
+	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
+	CityPushSecrets  secret // empty: the push endpoint is off
+	CityPushMaxBody  int64
+	CityPullInterval time.Duration
 }
 
 // secret is a string that does not print itself.
@@ -265,6 +271,24 @@ var configFields = []configField{
 		c.ReminderBefore = d
 		return nil
 	}},
+	{"KEZEKBOT_CITY_PUSH_SECRETS", "city-push-secrets", "", "HMAC secrets of the city's pushes to POST /city/changes, newest first, comma-separated, ≥ 32 characters each (empty: push off)", func(c *Config, v string) error {
+		if v != "" {
+			if _, err := citysync.ParseSecrets(v); err != nil {
+				return err
+			}
+		}
+		c.CityPushSecrets = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_CITY_PUSH_MAX_BODY", "city-push-max-body", "1048576", "largest pushed body accepted, in bytes (larger: 413)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 64<<20 {
+			return fmt.Errorf("want a number of bytes from 1024 to %d, got %q", 64<<20, v)
+		}
+		c.CityPushMaxBody = n
+		return nil
+	}},
+	{"KEZEKBOT_CITY_PULL_INTERVAL", "city-pull-interval", "2s", "how often the city's change feed is polled when it had nothing new", durationField(func(c *Config) *time.Duration { return &c.CityPullInterval })},
 	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	{"KEZEKBOT_EGOV", "egov", "", "eGov mobile signing (QR code and phone) on the signing pages: on or off (default: off for serve until the domain is on eGov mobile's allow-list, on in the sandbox)", func(c *Config, v string) error {
 		if v != "" && v != "on" && v != "off" {
