@@ -32,7 +32,7 @@ PPROF_ADDR=${PPROF_ADDR:-}
 BIN=${BIN:-/tmp/kezekbot-bench}
 SATURATION=${SATURATION:-1}
 PROFILE=${PROFILE:-}
-SECRET=bench-secret
+SECRET=bench-secret-0123456789abcdef0123456789  # serve wants ≥ 32 characters
 log() { echo "bench-harness: $*" >&2; }
 
 mkdir -p "$BIN"
