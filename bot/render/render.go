@@ -436,6 +436,8 @@ func (w *writer) screen() {
 		w.linkExpiry("sign_link.expires")
 	case flows.ScreenRevoked:
 		w.revoked()
+	case flows.ScreenRevokePending, flows.ScreenRevokeDelayed, flows.ScreenRevokeRejected:
+		w.cityAnswer()
 	case flows.ScreenRefused:
 		w.refused()
 	case flows.ScreenHelp:
@@ -524,6 +526,7 @@ func (w *writer) card() {
 	if a == nil {
 		return
 	}
+	w.asOf(a.AsOf)
 	w.nl()
 	w.raw("<b>")
 	w.text("card.applicant", nil)
