@@ -71,7 +71,11 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 				}
 			}},
 		{name: "accepted after the chat moved on comes as a new message",
-			st: func() flows.State { st := live(flows.SList, 0, 0, ""); st.Pending, st.Awaiting = "nonce-9", "nonce-9"; return st }(),
+			st: func() flows.State {
+				st := live(flows.SList, 0, 0, "")
+				st.Pending, st.Awaiting = "nonce-9", "nonce-9"
+				return st
+			}(),
 			ev: accepted("nonce-9"), want: flows.SCard, effects: "show(revoked,new)"},
 		{name: "accepted after the state expired is still reported", st: flows.State{}, ev: accepted("nonce-9"),
 			want: flows.SCard, effects: "show(revoked,new)"},
@@ -82,11 +86,11 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 		{name: "an answer without a nonce is ignored", st: waiting(), ev: accepted(""),
 			want: flows.SRevokePending, effects: ""},
 		{name: "an answer for another applicant is not shown", st: waiting(),
-			ev: flows.RevokeDecided{Nonce: "nonce-9", Accepted: true, Result: kezekbot.RevokeResult{Application: kezekbot.Application{ID: 100, ApplicantIIN: iinB}}},
+			ev:   flows.RevokeDecided{Nonce: "nonce-9", Accepted: true, Result: kezekbot.RevokeResult{Application: kezekbot.Application{ID: 100, ApplicantIIN: iinB}}},
 			want: flows.SRevokePending, effects: "show(error,err=not_found)", wantErr: true},
 		{name: "an answer after logout is not shown", st: flows.State{}, ev: accepted("nonce-9"),
 			setup: func(f *fixture) { delete(f.data.bound, chatA) },
-			want: flows.SUnbound, effects: ""},
+			want:  flows.SUnbound, effects: ""},
 		{name: "delayed keeps waiting in place", st: waiting(),
 			ev:   flows.RevokeDecided{Nonce: "nonce-9", Delayed: true, Result: pendingResult(2, 20, iinA)},
 			want: flows.SRevokePending, effects: "show(revoke_delayed)",
@@ -96,8 +100,8 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 				}
 			}},
 		{name: "delayed after the chat moved on is a new message that waits",
-			st: func() flows.State { st := live(flows.SMenu, 0, 0, ""); st.Pending = "nonce-9"; return st }(),
-			ev: flows.RevokeDecided{Nonce: "nonce-9", Delayed: true, Result: pendingResult(2, 20, iinA)},
+			st:   func() flows.State { st := live(flows.SMenu, 0, 0, ""); st.Pending = "nonce-9"; return st }(),
+			ev:   flows.RevokeDecided{Nonce: "nonce-9", Delayed: true, Result: pendingResult(2, 20, iinA)},
 			want: flows.SRevokePending, effects: "show(revoke_delayed,new)",
 			check: func(t *testing.T, st flows.State, _ flows.Screen) {
 				if st.Awaiting != "nonce-9" || st.AppID != 2 {
