@@ -44,6 +44,9 @@ type EventPayload struct {
 	OldQueueNumber    int             `json:"old_queue_number,omitempty"`
 	IssuedAt          time.Time       `json:"issued_at,omitzero"`
 	RevokedAt         time.Time       `json:"revoked_at,omitzero"`
+	// ExceptChat is a chat not to notify: the one that signed a revocation handed to the city,
+	// which is told the city's answer in place.
+	ExceptChat int64 `json:"except_chat,omitempty"`
 }
 
 // NotifyTarget is a chat to tell: bound to the applicant, reachable, with its language and
@@ -259,6 +262,9 @@ func resolveEvent(ctx context.Context, tx pgx.Tx, nc *NotifyContext, chatID int6
 	})
 	if err != nil {
 		return fmt.Errorf("load chats: %w", err)
+	}
+	if p.ExceptChat != 0 {
+		nc.Targets = slices.DeleteFunc(nc.Targets, func(t NotifyTarget) bool { return t.ChatID == p.ExceptChat })
 	}
 	return nil
 }
