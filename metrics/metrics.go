@@ -55,6 +55,7 @@ type Metrics struct {
 	revokes    *children[string, prometheus.Counter]
 	deliveries *children[string, prometheus.Counter]
 	queueLag   prometheus.Gauge
+	city       *cityMetrics // city.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -187,6 +188,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "queue_lag_seconds",
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
 	}))
+	m.city = newCityMetrics(reg)
 	return m
 }
 

@@ -331,56 +331,83 @@ func seed(ctx context.Context, tx pgx.Tx, apps []plannedApp, now time.Time) erro
 	return nil
 }
 
-// seedDetails writes an application's referrals, documents and history. The history is told
-// from the referrals: registration, then each referral's issue and its end.
+// seedDetails writes an application's referrals, documents and history, as demoReferral,
+// demoHistory and demoDocuments tell them.
 func seedDetails(ctx context.Context, tx pgx.Tx, a plannedApp, kgIDs []int64, i int, now time.Time) error {
 	var queue int32
 	if err := tx.QueryRow(ctx, `SELECT queue_number FROM applications WHERE id = $1`, a.id).Scan(&queue); err != nil {
 		return fmt.Errorf("read queue number: %w", err)
 	}
-	type event struct {
-		at     time.Time
-		ev     kezekbot.HistoryEvent
-		status kezekbot.Status
-		queue  int32
-		note   string
-	}
-	events := []event{{a.registered, kezekbot.EventRegistered, kezekbot.StatusQueued, queue, ""}}
-
 	for _, r := range a.refs {
+		ref := demoReferral(r)
 		var closed *time.Time
-		if !r.closed.IsZero() {
-			closed = &r.closed
+		if !ref.ClosedAt.IsZero() {
+			closed = &ref.ClosedAt
 		}
-		enrolBefore := r.issued.In(astana).AddDate(0, 0, 5)
-		enrolBefore = time.Date(enrolBefore.Year(), enrolBefore.Month(), enrolBefore.Day(), 0, 0, 0, 0, time.UTC)
 		_, err := tx.Exec(ctx, `INSERT INTO referrals (application_id, kindergarten_id, issued_at, state, closed_at,
 				revoke_reason, enrol_before, extendable)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			a.id, kgIDs[r.kg], r.issued, r.state, closed, r.reason, enrolBefore, r.kg%2 == 0)
+			a.id, kgIDs[r.kg], ref.IssuedAt, ref.State, closed, ref.RevokeReason, ref.EnrolBefore, ref.Extendable)
 		if err != nil {
 			return fmt.Errorf("referral: %w", err)
 		}
-		events = append(events, event{r.issued, kezekbot.EventReferralIssued, kezekbot.StatusReferralIssued, 0, demoKindergartens[r.kg].name})
-		switch r.state {
-		case kezekbot.ReferralRevoked:
-			events = append(events, event{r.closed, kezekbot.EventReferralRevoked, kezekbot.StatusQueued, queue, r.reason})
-		case kezekbot.ReferralExpired:
-			events = append(events, event{r.closed, kezekbot.EventReferralExpired, kezekbot.StatusQueued, queue, ""})
-		case kezekbot.ReferralUsed:
-			events = append(events, event{r.closed, kezekbot.EventEnrolled, kezekbot.StatusEnrolled, 0, demoKindergartens[r.kg].name})
-		}
 	}
-	if a.status == kezekbot.StatusRemoved {
-		events = append(events, event{now.Add(-a.removedAgo), kezekbot.EventStatusChanged, kezekbot.StatusRemoved, 0, "Снято по заявлению заявителя"})
-	}
-	for _, e := range events {
+	for _, e := range demoHistory(a, int(queue), now) {
 		if _, err := tx.Exec(ctx, `INSERT INTO application_history (application_id, at, event, status, queue_number, note)
-			VALUES ($1, $2, $3, $4, $5, $6)`, a.id, e.at, e.ev, e.status, e.queue, e.note); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6)`, a.id, e.At, e.Event, e.Status, int32(e.QueueNumber), e.Note); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 	}
+	for _, d := range demoDocuments(a, i) {
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (application_id, kind, number, issued_at) VALUES ($1, $2, $3, $4)`,
+			a.id, d.Kind, d.Number, d.IssuedAt); err != nil {
+			return fmt.Errorf("document: %w", err)
+		}
+	}
+	return nil
+}
 
+// demoReferral is a planned referral without ids: its kindergarten's name, address and place,
+// the enrolment deadline five days after issue (an Astana date), extendable for every other
+// kindergarten.
+func demoReferral(r plannedRef) kezekbot.Referral {
+	k := demoKindergartens[r.kg]
+	enrolBefore := r.issued.In(astana).AddDate(0, 0, 5)
+	enrolBefore = time.Date(enrolBefore.Year(), enrolBefore.Month(), enrolBefore.Day(), 0, 0, 0, 0, time.UTC)
+	return kezekbot.Referral{
+		Kindergarten: kezekbot.Kindergarten{Name: k.name, Address: k.address, Lat: k.lat, Lon: k.lon},
+		IssuedAt:     r.issued,
+		State:        r.state,
+		ClosedAt:     r.closed,
+		RevokeReason: r.reason,
+		EnrolBefore:  enrolBefore,
+		Extendable:   r.kg%2 == 0,
+	}
+}
+
+// demoHistory tells an application's history from its referrals: registration, then each
+// referral's issue and its end. queue is the application's queue number.
+func demoHistory(a plannedApp, queue int, now time.Time) []kezekbot.HistoryEntry {
+	events := []kezekbot.HistoryEntry{{At: a.registered, Event: kezekbot.EventRegistered, Status: kezekbot.StatusQueued, QueueNumber: queue}}
+	for _, r := range a.refs {
+		events = append(events, kezekbot.HistoryEntry{At: r.issued, Event: kezekbot.EventReferralIssued, Status: kezekbot.StatusReferralIssued, Note: demoKindergartens[r.kg].name})
+		switch r.state {
+		case kezekbot.ReferralRevoked:
+			events = append(events, kezekbot.HistoryEntry{At: r.closed, Event: kezekbot.EventReferralRevoked, Status: kezekbot.StatusQueued, QueueNumber: queue, Note: r.reason})
+		case kezekbot.ReferralExpired:
+			events = append(events, kezekbot.HistoryEntry{At: r.closed, Event: kezekbot.EventReferralExpired, Status: kezekbot.StatusQueued, QueueNumber: queue})
+		case kezekbot.ReferralUsed:
+			events = append(events, kezekbot.HistoryEntry{At: r.closed, Event: kezekbot.EventEnrolled, Status: kezekbot.StatusEnrolled, Note: demoKindergartens[r.kg].name})
+		}
+	}
+	if a.status == kezekbot.StatusRemoved {
+		events = append(events, kezekbot.HistoryEntry{At: now.Add(-a.removedAgo), Event: kezekbot.EventStatusChanged, Status: kezekbot.StatusRemoved, Note: "Снято по заявлению заявителя"})
+	}
+	return events
+}
+
+// demoDocuments are the documents on file for the i-th demo application.
+func demoDocuments(a plannedApp, i int) []kezekbot.Document {
 	docs := []kezekbot.Document{
 		{Kind: "birth_certificate", Number: fmt.Sprintf("№ %07d", 3104417+i*7919), IssuedAt: a.birth.AddDate(0, 0, 9)},
 		{Kind: "applicant_id", Number: fmt.Sprintf("0%08d", 41572093+a.parent*1000003), IssuedAt: time.Date(2018, 4, 16+a.parent, 0, 0, 0, 0, time.UTC)},
@@ -390,11 +417,72 @@ func seedDetails(ctx context.Context, tx pgx.Tx, a plannedApp, kgIDs []int64, i 
 		docs = append(docs, kezekbot.Document{Kind: "benefit_certificate", Number: fmt.Sprintf("%d/%02d-%04d", reg.Year(), int(reg.Month()), 118+i*13),
 			IssuedAt: time.Date(reg.Year(), reg.Month(), reg.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -6)})
 	}
-	for _, d := range docs {
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (application_id, kind, number, issued_at) VALUES ($1, $2, $3, $4)`,
-			a.id, d.Kind, d.Number, d.IssuedAt); err != nil {
-			return fmt.Errorf("document: %w", err)
+	return docs
+}
+
+// DemoDetails is the demo data set (the one Seed writes) as the city would hold it at now, for
+// the reference city: the same parents, children, applications, referrals, history and
+// documents. Ids are positions, since there is no database to give them: application i is
+// i+1, kindergarten k is k+1, referrals are numbered 1, 2, … in order. Queue numbers are
+// kezekbot.QueuePositions over the queued applications of each birth year, which is the order
+// Seed's renumbering gives in a database holding only the demo.
+func DemoDetails(now time.Time) ([]kezekbot.ApplicationDetail, error) {
+	now = now.Truncate(time.Microsecond)
+	apps, err := planDemo(now)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	for i := range apps {
+		apps[i].id = int64(i + 1)
+	}
+	keys := map[int][]kezekbot.QueueKey{}
+	for _, a := range apps {
+		if a.status == kezekbot.StatusQueued {
+			keys[a.birth.Year()] = append(keys[a.birth.Year()], kezekbot.QueueKey{Category: a.benefit.Category(), RegisteredAt: a.registered, ID: a.id})
 		}
 	}
-	return nil
+	pos := map[int64]kezekbot.Position{}
+	for _, ks := range keys {
+		for id, p := range kezekbot.QueuePositions(ks) {
+			pos[id] = p
+		}
+	}
+	var out []kezekbot.ApplicationDetail
+	var refID int64
+	for i, a := range apps {
+		p := DemoParents[a.parent]
+		queue, benefitQueue := a.frozen, 0
+		if a.status == kezekbot.StatusQueued {
+			queue, benefitQueue = pos[a.id].Queue, pos[a.id].Benefit
+		}
+		d := kezekbot.ApplicationDetail{Application: kezekbot.Application{
+			ID:                 a.id,
+			Number:             a.number,
+			ChildName:          a.child,
+			ChildIIN:           a.childIIN,
+			ChildBirthDate:     a.birth,
+			ApplicantName:      p.Name,
+			ApplicantIIN:       kezekbot.MustParseIIN(p.IIN),
+			Phone:              demoPhones[a.parent],
+			Email:              demoEmails[a.parent],
+			QueueNumber:        queue,
+			BenefitQueueNumber: benefitQueue,
+			Benefit:            a.benefit,
+			RegisteredAt:       a.registered,
+			CONNumber:          a.con,
+			Status:             a.status,
+			StatusChangedAt:    a.statusChanged,
+			QueuedSince:        a.registered,
+		}}
+		for _, r := range a.refs {
+			refID++
+			ref := demoReferral(r)
+			ref.ID, ref.ApplicationID, ref.Kindergarten.ID = refID, a.id, int64(r.kg+1)
+			d.Referrals = append(d.Referrals, ref)
+		}
+		d.History = demoHistory(a, queue, now)
+		d.Documents = demoDocuments(a, i)
+		out = append(out, d)
+	}
+	return out, nil
 }
