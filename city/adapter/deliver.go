@@ -39,6 +39,7 @@ type Commands interface {
 	RefuseCommand(ctx context.Context, id int64, owner, code string) (bool, error)
 	LateCommands(ctx context.Context, age time.Duration) ([]postgres.CityCommand, error)
 	MarkLateTold(ctx context.Context, id int64) (bool, error)
+	OpenCommands(ctx context.Context, limit int) (postgres.CommandQueue, error)
 }
 
 // Snapshots takes the application snapshot of an accepted revocation into the mirror.
@@ -55,6 +56,7 @@ type Resumer interface {
 // DeliverMetrics is told what became of each attempt (*metrics.Metrics implements it).
 type DeliverMetrics interface {
 	CityCommand(result string)
+	CommandQueue(depth int, oldest time.Duration)
 }
 
 // Deliverer sends the queued revocations to the city. Every replica may run one: a command is
@@ -161,6 +163,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // many commands it attempted.
 func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 	d.defaults()
+	if d.Metrics != nil {
+		if q, err := d.Commands.OpenCommands(ctx, 0); err == nil {
+			var age time.Duration
+			if q.Depth > 0 {
+				age = d.Now().Sub(q.Oldest)
+			}
+			d.Metrics.CommandQueue(q.Depth, age)
+		}
+	}
 	lateErr := d.tellLate(ctx)
 	cmds, err := d.Commands.ClaimCommands(ctx, d.Owner, d.Batch, d.Lease)
 	if err != nil {
