@@ -47,6 +47,7 @@ type Config struct {
 	WorkerName     string
 	BroadcastRate  float64
 	ReminderBefore time.Duration
+	City           CityConfig // cityconfig.go
 }
 
 // secret is a string that does not print itself.
@@ -300,6 +301,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
+	if err := c.City.validate(false); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -317,7 +321,7 @@ func (c *Config) validateServe() error {
 	if c.Mode == "webhook" && c.LinkKeys == "" {
 		return usagef("KEZEKBOT_LINK_KEYS: required in webhook mode, so that every replica accepts the same signing links")
 	}
-	return nil
+	return c.City.validate(true)
 }
 
 // linkKeys returns the configured keys, or one random key for a single local process (links
