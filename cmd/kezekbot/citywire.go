@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kezekbot/kezekbot/city"
+	"github.com/kezekbot/kezekbot/city/adapter"
+	citysync "github.com/kezekbot/kezekbot/city/sync"
+	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/metrics"
+	signerlink "github.com/kezekbot/kezekbot/signer-link"
+)
+
+// systemOfRecord is what the dialog and the signing pages read and write through: the
+// embedded store (*postgres.DB) or, in city mode, the city adapter. Neither side knows which.
+type systemOfRecord interface {
+	flows.Data
+	flows.MuteStore
+	signerlink.Store
+}
+
+// cityParts are the pieces city mode adds to a replica.
+type cityParts struct {
+	client    *city.Client
+	record    *adapter.Record
+	deliverer *adapter.Deliverer
+	puller    *citysync.Puller
+	push      http.Handler
+}
+
+// newCity builds city mode: the client of the city's contract, the adapter the dialog reads
+// through, the deliverer of revocations (telling chats through resume) and the change feed
+// (pulled, pushed to /city/changes, or both).
+func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Time) (*cityParts, error) {
+	cc := cfg.City
+	client, err := city.NewClient(city.Config{
+		BaseURL: cc.URL, Token: string(cc.Token), CertFile: cc.CertFile, KeyFile: cc.KeyFile, CAFile: cc.CAFile,
+		Metrics: a.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("city client: %w", err)
+	}
+	p := &cityParts{client: client}
+	cmdMetrics := metrics.NewCityCommands(a.reg)
+	p.deliverer = &adapter.Deliverer{
+		Commands: a.db, City: client, Snapshots: a.db, Resumer: resume, Owner: cfg.WorkerName,
+		GiveUpNotice: cc.GiveUpNotice, Metrics: cmdMetrics, Log: a.log.With("component", "city-commands"), Now: now,
+	}
+	p.record = &adapter.Record{
+		City: client, Mirror: a.db, Store: a.db, ReadTimeout: cc.ReadTimeout,
+		Enqueued: p.deliverer.Wake, Log: a.log.With("component", "city-reads"), Now: now,
+	}
+	feed := metrics.NewCityFeed(a.reg)
+	if cc.FeedMode == "pull" || cc.FeedMode == "both" {
+		p.puller = citysync.NewPuller(a.db, client, citysync.PullConfig{
+			Interval: cc.PullInterval, Log: a.log.With("component", "city-feed"), Metrics: feed,
+		})
+	}
+	if cc.FeedMode == "push" || cc.FeedMode == "both" {
+		secrets, err := citysync.ParseSecrets(string(cc.PushSecrets))
+		if err != nil {
+			return nil, usagef("KEZEKBOT_CITY_PUSH_SECRETS: %v", err)
+		}
+		h, err := citysync.NewPushHandler(a.db, citysync.PushConfig{Secrets: secrets, Log: a.log.With("component", "city-push"), Metrics: feed})
+		if err != nil {
+			return nil, err
+		}
+		p.push = h
+	}
+	a.background = append(a.background, p.deliverer.Run)
+	if p.puller != nil {
+		a.background = append(a.background, p.puller.Run)
+	}
+	return p, nil
+}
+
+// cityRoutes mounts the push endpoint of the change feed.
+func (a *app) cityRoutes() {
+	if a.city != nil && a.city.push != nil {
+		a.mux.Handle("POST /city/changes", a.city.push)
+	}
+}
