@@ -3,6 +3,7 @@ package flows
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kezekbot/kezekbot"
 )
@@ -54,8 +55,16 @@ func (s *stepper) pendingScreen(notice string) {
 // ignored, as stale Signed reports are.
 func (s *stepper) decided(ev RevokeDecided) {
 	lost := s.st.Name == SNew
-	if ev.Nonce == "" || (!lost && !hasPending(s.st.Pending, ev.Nonce)) {
+	// The city may answer before the signer-link's own report (Signed) reached the chat: the
+	// answer then finds the link's nonce still in the state. It is taken, and the link's
+	// report, coming after, is stale.
+	early := ev.Nonce != "" && ev.Nonce == s.st.Nonce
+	if ev.Nonce == "" || (!lost && !early && !hasPending(s.st.Pending, ev.Nonce)) {
 		return
+	}
+	if early {
+		s.st.Nonce, s.st.LinkURL, s.st.LinkExp = "", "", time.Time{}
+		s.st.Pending = addPending(s.st.Pending, ev.Nonce)
 	}
 	inPlace := !lost && s.st.Name == SRevokePending && s.st.Awaiting == ev.Nonce && s.st.MsgID != 0
 	s.newMsg = !inPlace

@@ -108,6 +108,21 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 					t.Errorf("state %+v", st)
 				}
 			}},
+		{name: "an answer before the signer-link's report is taken", st: signing(2, 20), ev: accepted("nonce-9"),
+			want: flows.SCard, effects: "show(revoked,new)",
+			check: func(t *testing.T, st flows.State, _ flows.Screen) {
+				if st.Nonce != "" || st.LinkURL != "" || st.Pending != "" {
+					t.Errorf("state %+v", st)
+				}
+			}},
+		{name: "delayed before the signer-link's report waits", st: signing(2, 20),
+			ev:   flows.RevokeDecided{Nonce: "nonce-9", Delayed: true, Result: pendingResult(2, 20, iinA)},
+			want: flows.SRevokePending, effects: "show(revoke_delayed,new)",
+			check: func(t *testing.T, st flows.State, _ flows.Screen) {
+				if st.Nonce != "" || st.Pending != "nonce-9" || st.Awaiting != "nonce-9" {
+					t.Errorf("state %+v", st)
+				}
+			}},
 		{name: "pending screen shown again on refresh", st: waiting(), ev: press(waiting(), flows.ActRefresh, 0),
 			want: flows.SRevokePending, effects: "answer() show(revoke_pending)"},
 		{name: "stale press on the pending screen", st: waiting(), ev: flows.Press{Action: flows.ActConfirm, ID: 20, Rev: 3, MsgID: 55},
@@ -176,5 +191,19 @@ func TestPendingNonces(t *testing.T) {
 	}
 	if st.Pending != "ng nh ni nj" {
 		t.Fatalf("pending %q", st.Pending)
+	}
+}
+
+// The city answered before the signer-link's report reached the chat: the answer is shown,
+// and the late report is stale.
+func TestAnswerBeforeReport(t *testing.T) {
+	f := newFixture()
+	st, effs, _ := f.step(t, chatA, signing(2, 20), accepted("nonce-9"))
+	if summary(effs) != "show(revoked,new)" {
+		t.Fatalf("answer: %s", summary(effs))
+	}
+	st, effs, _ = f.step(t, chatA, st, flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", OK: true, Result: pendingResult(2, 20, iinA)})
+	if len(effs) != 0 || st.Name != flows.SCard {
+		t.Fatalf("late report: %s, state %+v", summary(effs), st)
 	}
 }
