@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kezekbot/kezekbot"
+	"github.com/kezekbot/kezekbot/city/refcity"
+	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/store/postgres"
+)
+
+// The city mode end to end: kezekbot (the real app, its workers included) in front of the
+// reference city over real HTTP, which holds the demo data; kezekbot's database starts empty
+// and fills as the mirror (the change feed and the card's read-through).
+
+const e2eCityToken = "e2e-city-token-0123456789"
+
+type cityEnv struct {
+	*e2eEnv
+	rc    *refcity.City
+	demo  []kezekbot.ApplicationDetail
+	embed bool // the embedded adapter instead (the same scenarios, the other system of record)
+}
+
+func newCityEnv(t *testing.T) *cityEnv {
+	t.Helper()
+	e := newE2EEnvSeed(t, false)
+	demo, err := postgres.DemoDetails(e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := refcity.New(refcity.Config{Token: e2eCityToken, Now: e.clock.Now, Seed: 1}, demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	e.env = map[string]string{
+		"KEZEKBOT_QUEUE":               "city",
+		"KEZEKBOT_CITY_URL":            srv.URL,
+		"KEZEKBOT_CITY_TOKEN":          e2eCityToken,
+		"KEZEKBOT_CITY_MODE":           "pull",
+		"KEZEKBOT_CITY_PULL_INTERVAL":  "50ms",
+		"KEZEKBOT_CITY_READ_TIMEOUT":   "500ms",
+		"KEZEKBOT_CITY_GIVE_UP_NOTICE": "30m",
+	}
+	e.workers = true
+	e.start()
+	return &cityEnv{e2eEnv: e, rc: rc, demo: demo}
+}
+
+func newEmbeddedEnv(t *testing.T) *cityEnv {
+	t.Helper()
+	e := newE2EEnv(t)
+	e.start()
+	return &cityEnv{e2eEnv: e, embed: true}
+}
+
+// idOf returns the id of a demo application by its number, from the system of record.
+func (ce *cityEnv) idOf(number string) int64 {
+	ce.t.Helper()
+	if ce.embed {
+		var id int64
+		if err := ce.db.Pool().QueryRow(context.Background(), `SELECT id FROM applications WHERE number = $1`, number).Scan(&id); err != nil {
+			ce.t.Fatalf("application %s: %v", number, err)
+		}
+		return id
+	}
+	for _, d := range ce.demo {
+		if d.Number == number {
+			return d.ID
+		}
+	}
+	ce.t.Fatalf("no demo application %s", number)
+	return 0
+}
+
+// waitFor waits until the chat shows a message (sent or edited since seq) with every want.
+func (c *chat) waitFor(seq int, want ...string) screen {
+	c.e.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		s := c.result(seq, "")
+		for _, show := range s.Shows {
+			text := plain(show.Params["text"])
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(text, w)
+			}
+			if ok {
+				s.Text = text
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			c.e.t.Fatalf("chat %d never showed %q; last: %q", c.id, want, s.Text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// revokeSigned goes from the confirmation screen through the signing page and returns the
+// signed document and the call sequence before the POST.
+func (ce *cityEnv) revokeSigned(c *chat) ([]byte, int) {
+	ce.t.Helper()
+	s := c.pressKey("btn.confirm")
+	c.wantText(s, ce.tr(c.lang, "sign_link.title", nil))
+	b := ce.browser()
+	b.open(c.linkOf("btn.sign"))
+	signed := ce.sign(b.document(), ce.keys[c.parent].sign)
+	seq := len(ce.tg.Calls())
+	if r := b.post(signed); !r.OK {
+		ce.t.Fatalf("revoke POST: %d %s (%s)", r.Status, r.Reason, r.Message)
+	}
+	return signed, seq
+}
+
+// TestParentSuiteBothAdapters runs the same parent scenarios against the embedded store and
+// against the city adapter in front of the reference city.
+func TestParentSuiteBothAdapters(t *testing.T) {
+	for _, mode := range []string{"embedded", "city"} {
+		t.Run(mode, func(t *testing.T) {
+			for _, sc := range []struct {
+				name string
+				run  func(t *testing.T, ce *cityEnv)
+			}{
+				{"list", suiteList},
+				{"card", suiteCard},
+				{"visibility", suiteVisibility},
+				{"revoke_within_24h_then_again_refused", suiteRevoke},
+				{"revoke_after_24h_refused", suiteTooLate},
+			} {
+				t.Run(sc.name, func(t *testing.T) {
+					var ce *cityEnv
+					if mode == "city" {
+						ce = newCityEnv(t)
+					} else {
+						ce = newEmbeddedEnv(t)
+					}
+					sc.run(t, ce)
+					ce.checkAnswered()
+					ce.checkLogs()
+				})
+			}
+		})
+	}
+}
+
+func suiteList(t *testing.T, ce *cityEnv) {
+	c := ce.chat(6001, "ru", 3) // the parent with 12 applications
+	c.bind()
+	s := c.pressKey("btn.apps")
+	c.wantText(s, ce.tr("ru", "list.title", nil))
+	if _, _, ok := c.findButton(ce.tr("ru", "btn.next", nil)); !ok {
+		t.Fatalf("12 applications fit one page:\n%s", s.Text)
+	}
+	s = c.pressKey("btn.next")
+	c.wantText(s, ce.tr("ru", "list.title", nil))
+}
+
+func suiteCard(t *testing.T, ce *cityEnv) {
+	c := ce.chat(6002, "ru", 1)
+	c.bind()
+	c.pressKey("btn.apps")
+	s := c.press(appTooLate)
+	c.wantText(s, ce.tr("ru", "card.title", nil), appTooLate, ce.tr("ru", "status.referral_issued", nil))
+	if strings.Contains(s.Text, "данные на") {
+		t.Fatalf("a card fresh from the system of record is marked as old:\n%s", s.Text)
+	}
+	s = c.pressKey("btn.history")
+	c.wantText(s, ce.tr("ru", "history.title", nil))
+}
+
+func suiteVisibility(t *testing.T, ce *cityEnv) {
+	c := ce.chat(6003, "ru", 1)
+	c.bind()
+	c.pressKey("btn.apps")
+	other := ce.idOf(appRevocable) // parent 0's
+	for _, act := range []flows.ButtonAction{flows.ActOpen, flows.ActRevoke} {
+		st := ce.state(c.id)
+		s := c.pressData(st.MsgID, flows.EncodeCallback(flows.Button{Action: act, ID: other}, st.Rev))
+		c.wantText(s, ce.tr("ru", "error.not_found", nil))
+		if strings.Contains(s.Text, appRevocable) || strings.Contains(s.Text, postgres.DemoParents[0].IIN) {
+			t.Fatalf("%s on another parent's application leaks it:\n%s", act, s.Text)
+		}
+	}
+}
+
+func suiteRevoke(t *testing.T, ce *cityEnv) {
+	c := ce.chat(6004, "ru", 0)
+	openRevoke(t, c)
+	signed, seq := ce.revokeSigned(c)
+	if !ce.embed {
+		c.waitFor(seq, ce.tr("ru", "city.pending.title", nil))
+	}
+	s := c.waitFor(seq, ce.tr("ru", "revoked.title", nil), appRevocable, ce.tr("ru", "status.queued", nil))
+	if !ce.embed {
+		revs := ce.rc.Revocations()
+		if len(revs) != 1 || revs[0].SignedXML != string(signed) {
+			t.Fatalf("the city recorded %d revocations (signed XML equal: %v)", len(revs), len(revs) == 1 && revs[0].SignedXML == string(signed))
+		}
+		// In place: the answer edited the «sent» message.
+		if s.Shows[len(s.Shows)-1].Method != "editMessageText" {
+			t.Errorf("the answer came as %s, want an edit in place", s.Shows[len(s.Shows)-1].Method)
+		}
+	}
+	// A second revocation of the same referral is refused.
+	st := ce.state(c.id)
+	s = c.pressData(st.MsgID, flows.EncodeCallback(flows.Button{Action: flows.ActRevoke, ID: ce.idOf(appRevocable)}, 0))
+	c.wantText(s, ce.tr("ru", "refused.title", nil))
+	if !ce.embed && len(ce.rc.Revocations()) != 1 {
+		t.Fatalf("the city recorded %d revocations", len(ce.rc.Revocations()))
+	}
+}
+
+func suiteTooLate(t *testing.T, ce *cityEnv) {
+	c := ce.chat(6005, "ru", 1)
+	c.bind()
+	c.pressKey("btn.apps")
+	c.press(appTooLate)
+	if _, _, ok := c.findButton(ce.tr("ru", "btn.revoke", nil)); ok {
+		t.Fatal("the card offers «Отозвать направление» two days after the referral")
+	}
+	st := ce.state(c.id)
+	s := c.pressData(st.MsgID, flows.EncodeCallback(flows.Button{Action: flows.ActRevoke, ID: ce.idOf(appTooLate)}, 0))
+	c.wantText(s, ce.tr("ru", "refused.title", nil))
+}
+
+// A referral issued at the reference city reaches the parent as a notification; its button
+// opens the card through the city; the revocation goes to the city, which records exactly one
+// carrying the signed XML byte for byte; the parent's other chat is told too.
+func TestCityEndToEndReferralToRevocation(t *testing.T) {
+	ce := newCityEnv(t)
+	c := ce.chat(6101, "ru", 0)
+	other := ce.chat(6102, "ru", 0) // the same parent on a second device
+	c.bind()
+	other.bind()
+	var queued kezekbot.ApplicationDetail
+	for _, d := range ce.demo {
+		if d.ApplicantIIN.Digits() == postgres.DemoParents[0].IIN && d.Status == kezekbot.StatusQueued {
+			queued = d
+			break
+		}
+	}
+	if queued.ID == 0 {
+		t.Fatal("demo parent 0 has no queued application")
+	}
+	seq := len(ce.tg.Calls())
+	if _, err := ce.rc.IssueReferral(queued.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(seq, queued.Number)
+	msgID, _, _ := c.live()
+	s := c.pressData(msgID, flows.EncodeCallback(flows.Button{Action: flows.ActOpen, ID: queued.ID}, 0))
+	c.wantText(s, ce.tr("ru", "card.title", nil), queued.Number, ce.tr("ru", "status.referral_issued", nil))
+	s = c.pressKey("btn.revoke")
+	c.wantText(s, ce.tr("ru", "revoke_reason.title", nil))
+	c.press(flows.ReasonPresets[1].RU)
+	oseq := len(ce.tg.Calls())
+	signed, seq := ce.revokeSigned(c)
+	c.waitFor(seq, ce.tr("ru", "city.pending.title", nil))
+	c.waitFor(seq, ce.tr("ru", "revoked.title", nil), queued.Number)
+	revs := ce.rc.Revocations()
+	if len(revs) != 1 || revs[0].SignedXML != string(signed) || revs[0].ApplicationID != queued.ID {
+		t.Fatalf("the city recorded %d revocations", len(revs))
+	}
+	other.waitFor(oseq, queued.Number) // the notification of the revocation on the other device
+	ce.checkAnswered()
+	ce.checkLogs()
+}
+
+// The city is down while the parent signs: the request is answered from the mirror and
+// queued, and delivered once the city is back; the parent is told in place.
+func TestCityEndToEndCityDownDuringRevocation(t *testing.T) {
+	ce := newCityEnv(t)
+	c := ce.chat(6201, "ru", 0)
+	openRevoke(t, c)
+	if err := ce.rc.SetFaults(refcity.Faults{ErrorRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	signed, seq := ce.revokeSigned(c)
+	c.waitFor(seq, ce.tr("ru", "city.pending.title", nil))
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(ce.rc.Revocations()); n != 0 {
+		t.Fatalf("a down city recorded %d revocations", n)
+	}
+	q, err := ce.db.OpenCommands(context.Background(), 5)
+	if err != nil || q.Depth != 1 || q.Open[0].LastError == "" {
+		t.Fatalf("command queue while the city is down: %+v, %v", q, err)
+	}
+	if err := ce.rc.SetFaults(refcity.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(seq, ce.tr("ru", "revoked.title", nil), appRevocable)
+	revs := ce.rc.Revocations()
+	if len(revs) != 1 || revs[0].SignedXML != string(signed) {
+		t.Fatalf("the city recorded %d revocations", len(revs))
+	}
+	ce.checkAnswered()
+	ce.checkLogs()
+}
