@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -124,18 +127,17 @@ func (db *DB) UpsertSnapshot(ctx context.Context, a city.Application, syncedAt t
 		if err := lockMirror(ctx, tx); err != nil {
 			return err
 		}
-		var stored *int64
-		err := tx.QueryRow(ctx, `SELECT revision FROM applications WHERE id = $1`, a.ID).Scan(&stored)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("load revision: %w", err)
+		stored, err := storedStates(ctx, tx, []int64{a.ID})
+		if err != nil {
+			return err
 		}
-		if stored != nil && *stored >= a.Revision {
-			if *stored == a.Revision {
+		if rev := stored[a.ID].revision; rev >= a.Revision {
+			if rev == a.Revision {
 				_, err = tx.Exec(ctx, `UPDATE applications SET synced_at = greatest(synced_at, $2) WHERE id = $1`, a.ID, syncedAt)
 			}
 			return err
 		}
-		ids, err := writeSnapshots(ctx, tx, []city.Application{a}, syncedAt)
+		ids, err := writeSnapshots(ctx, tx, []city.Application{a}, stored, syncedAt)
 		applied = len(ids) == 1
 		return err
 	})
@@ -181,7 +183,7 @@ func (db *DB) UpsertSnapshots(ctx context.Context, snaps []city.Application, syn
 				newer = append(newer, a)
 			}
 		}
-		written, err := writeSnapshots(ctx, tx, newer, syncedAt)
+		written, err := writeSnapshots(ctx, tx, newer, stored, syncedAt)
 		n = len(written)
 		return err
 	})
@@ -197,10 +199,11 @@ type storedState struct {
 	revision int64 // 0 for a row kezekbot numbers itself: any snapshot is newer
 	status   string
 	queue    int
+	hash     []byte // details_hash: history and documents as last written
 }
 
 func storedStates(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]storedState, error) {
-	rows, err := tx.Query(ctx, `SELECT id, coalesce(revision, 0), status, queue_number FROM applications WHERE id = ANY ($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT id, coalesce(revision, 0), status, queue_number, details_hash FROM applications WHERE id = ANY ($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load stored revisions: %w", err)
 	}
@@ -209,9 +212,10 @@ func storedStates(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]stored
 		id, rev int64
 		status  string
 		queue   int32
+		hash    []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &rev, &status, &queue}, func() error {
-		out[id] = storedState{exists: true, revision: rev, status: status, queue: int(queue)}
+	_, err = pgx.ForEachRow(rows, []any{&id, &rev, &status, &queue, &hash}, func() error {
+		out[id] = storedState{exists: true, revision: rev, status: status, queue: int(queue), hash: hash}
 		return nil
 	})
 	if err != nil {
@@ -320,10 +324,11 @@ func (db *DB) applyChanges(ctx context.Context, changes []city.Change, cur *curs
 				appIDs = append(appIDs, changes[i].Application.ID)
 			}
 		}
-		state, err := storedStates(ctx, tx, appIDs)
+		stored, err := storedStates(ctx, tx, appIDs)
 		if err != nil {
 			return err
 		}
+		state := maps.Clone(stored) // as of each change in the batch
 		final := make(map[int64]int, len(appIDs))
 		order := make([]int64, 0, len(appIDs))
 		var events []outboxRow
@@ -355,7 +360,7 @@ func (db *DB) applyChanges(ctx context.Context, changes []city.Change, cur *curs
 		for _, id := range order {
 			snaps = append(snaps, changes[final[id]].Application)
 		}
-		if _, err := writeSnapshots(ctx, tx, snaps, now); err != nil {
+		if _, err := writeSnapshots(ctx, tx, snaps, stored, now); err != nil {
 			return err
 		}
 		if err := writeOutbox(ctx, tx, events, now); err != nil {
@@ -472,10 +477,19 @@ func writeOutbox(ctx context.Context, tx pgx.Tx, events []outboxRow, now time.Ti
 // per table. Applications whose stored revision is not older are left alone (the caller
 // filtered them under the mirror lock already; the condition keeps a bug from going back in
 // time). Of the written applications, referrals missing from the snapshot are deleted and
-// history and documents replaced. It returns the ids of the applications written.
-func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, syncedAt time.Time) ([]int64, error) {
+// history and documents replaced (unless their hash is the stored one: stored is what the
+// caller read under the lock). It returns the ids of the applications written.
+func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, stored map[int64]storedState, syncedAt time.Time) ([]int64, error) {
 	if len(snaps) == 0 {
 		return nil, nil
+	}
+	hashes := make([][]byte, len(snaps))
+	for i, a := range snaps {
+		h, err := detailsHash(a)
+		if err != nil {
+			return nil, err
+		}
+		hashes[i] = h
 	}
 	// Applicants and children by IIN (they have no city id), each once per statement.
 	type person struct{ name, phone, email string }
@@ -499,10 +513,18 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 		p := applicants[iin]
 		names[i], phones[i], emails[i] = p.name, p.phone, p.email
 	}
-	apIDs, err := upsertByIIN(ctx, tx, `INSERT INTO applicants (iin, name, phone, email)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-		ON CONFLICT (iin) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email
-		RETURNING iin, id`, apIINs, names, phones, emails)
+	apIDs, err := upsertByIIN(ctx, tx, `WITH input AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x (iin, name, phone, email)
+		), changed AS (
+			UPDATE applicants a SET name = i.name, phone = i.phone, email = i.email FROM input i
+			WHERE a.iin = i.iin AND (a.name, a.phone, a.email) IS DISTINCT FROM (i.name, i.phone, i.email)
+		), added AS (
+			INSERT INTO applicants (iin, name, phone, email)
+			SELECT * FROM input i WHERE NOT EXISTS (SELECT 1 FROM applicants a WHERE a.iin = i.iin)
+			RETURNING iin, id
+		)
+		SELECT a.iin, a.id FROM applicants a JOIN input i ON i.iin = a.iin
+		UNION ALL SELECT iin, id FROM added`, len(apIINs), apIINs, names, phones, emails)
 	if err != nil {
 		return nil, fmt.Errorf("upsert applicants: %w", err)
 	}
@@ -510,10 +532,18 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 	for i, iin := range chIINs {
 		chNames[i], births[i] = children[iin].Name, children[iin].BirthDate
 	}
-	chIDs, err := upsertByIIN(ctx, tx, `INSERT INTO children (iin, name, birth_date)
-		SELECT i, n, b::date FROM unnest($1::text[], $2::text[], $3::text[]) AS x (i, n, b)
-		ON CONFLICT (iin) DO UPDATE SET name = excluded.name, birth_date = excluded.birth_date
-		RETURNING iin, id`, chIINs, chNames, births)
+	chIDs, err := upsertByIIN(ctx, tx, `WITH input AS (
+			SELECT i, n, b::date FROM unnest($1::text[], $2::text[], $3::text[]) AS x (i, n, b)
+		), changed AS (
+			UPDATE children c SET name = x.n, birth_date = x.b FROM input x
+			WHERE c.iin = x.i AND (c.name, c.birth_date) IS DISTINCT FROM (x.n, x.b)
+		), added AS (
+			INSERT INTO children (iin, name, birth_date)
+			SELECT * FROM input x WHERE NOT EXISTS (SELECT 1 FROM children c WHERE c.iin = x.i)
+			RETURNING iin, id
+		)
+		SELECT c.iin, c.id FROM children c JOIN input x ON x.i = c.iin
+		UNION ALL SELECT iin, id FROM added`, len(chIINs), chIINs, chNames, births)
 	if err != nil {
 		return nil, fmt.Errorf("upsert children: %w", err)
 	}
@@ -534,20 +564,21 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 		queues[i], bqueues[i] = int32(a.QueueNumber), int32(a.BenefitQueueNumber)
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO applications (id, revision, synced_at, number, child_id, applicant_id, benefit,
-			registered_at, pep_number, con_number, status, status_changed_at, queued_since, queue_number, benefit_queue_number)
-		SELECT id, rev, $15, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn
+			registered_at, pep_number, con_number, status, status_changed_at, queued_since, queue_number, benefit_queue_number, details_hash)
+		SELECT id, rev, $15, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn, dh
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[],
-			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::int[], $14::int[])
-			AS x (id, rev, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn)
+			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::int[], $14::int[], $16::bytea[])
+			AS x (id, rev, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn, dh)
 		ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, synced_at = excluded.synced_at,
 			number = excluded.number, child_id = excluded.child_id, applicant_id = excluded.applicant_id,
 			benefit = excluded.benefit, registered_at = excluded.registered_at, pep_number = excluded.pep_number,
 			con_number = excluded.con_number, status = excluded.status, status_changed_at = excluded.status_changed_at,
 			queued_since = excluded.queued_since, queue_number = excluded.queue_number,
-			benefit_queue_number = excluded.benefit_queue_number, version = applications.version + 1
+			benefit_queue_number = excluded.benefit_queue_number, details_hash = excluded.details_hash,
+			version = applications.version + 1
 		WHERE applications.revision IS NULL OR applications.revision < excluded.revision
 		RETURNING id`,
-		ids, revs, numbers, childIDs, apps, benefits, registered, peps, cons, statuses, changed, since, queues, bqueues, syncedAt)
+		ids, revs, numbers, childIDs, apps, benefits, registered, peps, cons, statuses, changed, since, queues, bqueues, syncedAt, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("upsert applications: %w", err)
 	}
@@ -580,9 +611,14 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 		dApps               []int64
 		dKinds, dNums, dIss []string
 	)
-	for _, a := range snaps {
+	var detailApps []int64 // applications whose history and documents are rewritten
+	for i, a := range snaps {
 		if !isWritten[a.ID] {
 			continue
+		}
+		rewrite := !bytes.Equal(stored[a.ID].hash, hashes[i])
+		if rewrite {
+			detailApps = append(detailApps, a.ID)
 		}
 		for _, r := range a.Referrals {
 			if _, ok := kgs[r.Kindergarten.ID]; !ok {
@@ -598,6 +634,9 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 				enrol = &t
 			}
 			rEnrol = append(rEnrol, enrol)
+		}
+		if !rewrite {
+			continue
 		}
 		for _, h := range a.History {
 			hApps, hAt, hEvents, hStatuses = append(hApps, a.ID), append(hAt, h.At), append(hEvents, h.Event), append(hStatuses, h.Status)
@@ -632,16 +671,20 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 				$7::text[], $8::date[], $9::bool[])
 			ON CONFLICT (id) DO UPDATE SET application_id = excluded.application_id, kindergarten_id = excluded.kindergarten_id,
 				issued_at = excluded.issued_at, state = excluded.state, closed_at = excluded.closed_at,
-				revoke_reason = excluded.revoke_reason, enrol_before = excluded.enrol_before, extendable = excluded.extendable`,
+				revoke_reason = excluded.revoke_reason, enrol_before = excluded.enrol_before, extendable = excluded.extendable
+			WHERE (referrals.application_id, referrals.kindergarten_id, referrals.issued_at, referrals.state, referrals.closed_at,
+					referrals.revoke_reason, referrals.enrol_before, referrals.extendable)
+				IS DISTINCT FROM (excluded.application_id, excluded.kindergarten_id, excluded.issued_at, excluded.state,
+					excluded.closed_at, excluded.revoke_reason, excluded.enrol_before, excluded.extendable)`,
 			rIDs, rApps, rKgs, rIssued, rStates, rClosed, rReasons, rEnrol, rExt)
 	}
-	b.Queue(`DELETE FROM application_history WHERE application_id = ANY ($1)`, written)
+	b.Queue(`DELETE FROM application_history WHERE application_id = ANY ($1)`, detailApps)
 	if len(hApps) > 0 {
 		b.Queue(`INSERT INTO application_history (application_id, at, event, status, queue_number, note)
 			SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[], $6::text[])`,
 			hApps, hAt, hEvents, hStatuses, hQueues, hNotes)
 	}
-	b.Queue(`DELETE FROM documents WHERE application_id = ANY ($1)`, written)
+	b.Queue(`DELETE FROM documents WHERE application_id = ANY ($1)`, detailApps)
 	if len(dApps) > 0 {
 		b.Queue(`INSERT INTO documents (application_id, kind, number, issued_at)
 			SELECT a, k, n, d::date FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (a, k, n, d)`, dApps, dKinds, dNums, dIss)
@@ -652,12 +695,30 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, sy
 	return written, nil
 }
 
-func upsertByIIN(ctx context.Context, tx pgx.Tx, sql string, args ...any) (map[string]int64, error) {
+// upsertByIIN runs an upsert of people by IIN that returns (iin, id) of each of the want
+// people: unchanged ones are not rewritten (a row update costs its CHECKs and indexes). The
+// caller holds the mirror lock, so no other writer adds the same IIN meanwhile; if one did,
+// the error says so and the batch is retried by its sender.
+// detailsHash is a hash of a snapshot's history and documents, to tell whether the stored
+// ones need rewriting.
+func detailsHash(a city.Application) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		H []city.HistoryEntry
+		D []city.Document
+	}{a.History, a.Documents})
+	if err != nil {
+		return nil, fmt.Errorf("hash history and documents: %w", err)
+	}
+	h := sha256.Sum256(b)
+	return h[:16], nil
+}
+
+func upsertByIIN(ctx context.Context, tx pgx.Tx, sql string, want int, args ...any) (map[string]int64, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int64{}
+	out := make(map[string]int64, want)
 	var (
 		iin string
 		id  int64
@@ -666,6 +727,9 @@ func upsertByIIN(ctx context.Context, tx pgx.Tx, sql string, args ...any) (map[s
 		out[iin] = id
 		return nil
 	})
+	if err == nil && len(out) != want {
+		err = kezekbot.Errorf(kezekbot.ECONFLICT, "people were added concurrently; retry")
+	}
 	return out, err
 }
 

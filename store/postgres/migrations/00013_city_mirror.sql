@@ -39,6 +39,9 @@
 ALTER TABLE applications
     ADD COLUMN revision  bigint CHECK (revision > 0),
     ADD COLUMN synced_at timestamptz,
+    -- A hash of the snapshot's history and documents as last written: a newer revision with
+    -- the same ones (most are queue moves) does not rewrite them.
+    ADD COLUMN details_hash bytea,
     ADD CONSTRAINT applications_mirrored_synced CHECK ((revision IS NULL) = (synced_at IS NULL));
 
 -- The same exclusion as 00001's, limited to the rows kezekbot numbers itself (see above).
@@ -46,6 +49,42 @@ ALTER TABLE applications DROP CONSTRAINT applications_queue_number_unique;
 ALTER TABLE applications ADD CONSTRAINT applications_queue_number_unique
     EXCLUDE USING btree (queue_year WITH =, queue_number WITH =) WHERE (status = 'queued' AND revision IS NULL)
     DEFERRABLE INITIALLY DEFERRED;
+
+-- iin_valid, the same function as 00001's, made inlinable. 00001's calls iin_check_digit through
+-- SET search_path, which keeps the planner from inlining it: every call was planned anew,
+-- about 100 µs, twice per application and once per outbox row, which capped the mirror at
+-- about 1,000 changes/s. This one spells the two weighted sums out over pg_catalog functions
+-- only, so it needs no search_path, is inlined into the CHECKs and costs about 5 µs. It
+-- agrees with 00001's on every input (checked on 30,000 random 12-digit strings, malformed
+-- ones and NULL: NULL for NULL, as before).
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION iin_valid(iin text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT iin OPERATOR(pg_catalog.~) '^[0-9]{6}[1-6][0-9]{5}$'
+        AND (CASE
+            WHEN (1 * (pg_catalog.ascii(pg_catalog.substr(iin, 1, 1)) - 48) + 2 * (pg_catalog.ascii(pg_catalog.substr(iin, 2, 1)) - 48) + 3 * (pg_catalog.ascii(pg_catalog.substr(iin, 3, 1)) - 48) + 4 * (pg_catalog.ascii(pg_catalog.substr(iin, 4, 1)) - 48) + 5 * (pg_catalog.ascii(pg_catalog.substr(iin, 5, 1)) - 48) + 6 * (pg_catalog.ascii(pg_catalog.substr(iin, 6, 1)) - 48) + 7 * (pg_catalog.ascii(pg_catalog.substr(iin, 7, 1)) - 48) + 8 * (pg_catalog.ascii(pg_catalog.substr(iin, 8, 1)) - 48) + 9 * (pg_catalog.ascii(pg_catalog.substr(iin, 9, 1)) - 48) + 10 * (pg_catalog.ascii(pg_catalog.substr(iin, 10, 1)) - 48) + 11 * (pg_catalog.ascii(pg_catalog.substr(iin, 11, 1)) - 48)) % 11 < 10 THEN (1 * (pg_catalog.ascii(pg_catalog.substr(iin, 1, 1)) - 48) + 2 * (pg_catalog.ascii(pg_catalog.substr(iin, 2, 1)) - 48) + 3 * (pg_catalog.ascii(pg_catalog.substr(iin, 3, 1)) - 48) + 4 * (pg_catalog.ascii(pg_catalog.substr(iin, 4, 1)) - 48) + 5 * (pg_catalog.ascii(pg_catalog.substr(iin, 5, 1)) - 48) + 6 * (pg_catalog.ascii(pg_catalog.substr(iin, 6, 1)) - 48) + 7 * (pg_catalog.ascii(pg_catalog.substr(iin, 7, 1)) - 48) + 8 * (pg_catalog.ascii(pg_catalog.substr(iin, 8, 1)) - 48) + 9 * (pg_catalog.ascii(pg_catalog.substr(iin, 9, 1)) - 48) + 10 * (pg_catalog.ascii(pg_catalog.substr(iin, 10, 1)) - 48) + 11 * (pg_catalog.ascii(pg_catalog.substr(iin, 11, 1)) - 48)) % 11
+            WHEN (3 * (pg_catalog.ascii(pg_catalog.substr(iin, 1, 1)) - 48) + 4 * (pg_catalog.ascii(pg_catalog.substr(iin, 2, 1)) - 48) + 5 * (pg_catalog.ascii(pg_catalog.substr(iin, 3, 1)) - 48) + 6 * (pg_catalog.ascii(pg_catalog.substr(iin, 4, 1)) - 48) + 7 * (pg_catalog.ascii(pg_catalog.substr(iin, 5, 1)) - 48) + 8 * (pg_catalog.ascii(pg_catalog.substr(iin, 6, 1)) - 48) + 9 * (pg_catalog.ascii(pg_catalog.substr(iin, 7, 1)) - 48) + 10 * (pg_catalog.ascii(pg_catalog.substr(iin, 8, 1)) - 48) + 11 * (pg_catalog.ascii(pg_catalog.substr(iin, 9, 1)) - 48) + 1 * (pg_catalog.ascii(pg_catalog.substr(iin, 10, 1)) - 48) + 2 * (pg_catalog.ascii(pg_catalog.substr(iin, 11, 1)) - 48)) % 11 < 10 THEN (3 * (pg_catalog.ascii(pg_catalog.substr(iin, 1, 1)) - 48) + 4 * (pg_catalog.ascii(pg_catalog.substr(iin, 2, 1)) - 48) + 5 * (pg_catalog.ascii(pg_catalog.substr(iin, 3, 1)) - 48) + 6 * (pg_catalog.ascii(pg_catalog.substr(iin, 4, 1)) - 48) + 7 * (pg_catalog.ascii(pg_catalog.substr(iin, 5, 1)) - 48) + 8 * (pg_catalog.ascii(pg_catalog.substr(iin, 6, 1)) - 48) + 9 * (pg_catalog.ascii(pg_catalog.substr(iin, 7, 1)) - 48) + 10 * (pg_catalog.ascii(pg_catalog.substr(iin, 8, 1)) - 48) + 11 * (pg_catalog.ascii(pg_catalog.substr(iin, 9, 1)) - 48) + 1 * (pg_catalog.ascii(pg_catalog.substr(iin, 10, 1)) - 48) + 2 * (pg_catalog.ascii(pg_catalog.substr(iin, 11, 1)) - 48)) % 11
+        END) IS NOT DISTINCT FROM pg_catalog.ascii(pg_catalog.substr(iin, 12, 1)) - 48
+$$;
+-- +goose StatementEnd
+
+-- The triggers of 00001, fired only when what they look at changed. A mirror batch rewrites
+-- every column of hundreds of applications whose status and child stay the same (a queue
+-- moves), and `UPDATE OF status` fires on the column being set, not on it changing: 60 µs
+-- per row at commit for nothing. The checks are unchanged: an application whose status did
+-- not change keeps its invariant unless its referrals changed, and referrals have their own
+-- trigger; an application whose child did not change keeps its queue year.
+DROP TRIGGER applications_status_referrals ON applications;
+CREATE CONSTRAINT TRIGGER applications_status_referrals AFTER INSERT ON applications
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_application_referrals();
+CREATE CONSTRAINT TRIGGER applications_status_referrals_update AFTER UPDATE OF status ON applications
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION check_application_referrals();
+DROP TRIGGER applications_set_queue_year ON applications;
+CREATE TRIGGER applications_set_queue_year BEFORE INSERT ON applications
+    FOR EACH ROW EXECUTE FUNCTION applications_set_queue_year();
+CREATE TRIGGER applications_set_queue_year_update BEFORE UPDATE OF child_id ON applications
+    FOR EACH ROW WHEN (OLD.child_id IS DISTINCT FROM NEW.child_id) EXECUTE FUNCTION applications_set_queue_year();
 
 -- Change ids already applied: a second delivery of one is acknowledged and ignored. Rows can be
 -- pruned after a while (DB.PruneChanges): a change re-delivered after its id is gone is still
@@ -74,6 +113,23 @@ DELETE FROM applications WHERE revision IS NOT NULL;
 ALTER TABLE applications ADD CONSTRAINT applications_queue_number_unique
     EXCLUDE USING btree (queue_year WITH =, queue_number WITH =) WHERE (status = 'queued')
     DEFERRABLE INITIALLY DEFERRED;
+DROP TRIGGER applications_set_queue_year_update ON applications;
+DROP TRIGGER applications_set_queue_year ON applications;
+CREATE TRIGGER applications_set_queue_year BEFORE INSERT OR UPDATE OF child_id ON applications
+    FOR EACH ROW EXECUTE FUNCTION applications_set_queue_year();
+DROP TRIGGER applications_status_referrals_update ON applications;
+DROP TRIGGER applications_status_referrals ON applications;
+CREATE CONSTRAINT TRIGGER applications_status_referrals AFTER INSERT OR UPDATE OF status ON applications
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_application_referrals();
 ALTER TABLE applications DROP CONSTRAINT applications_mirrored_synced,
+    DROP COLUMN details_hash,
     DROP COLUMN synced_at,
     DROP COLUMN revision;
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION iin_valid(iin text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path FROM CURRENT AS $$
+    SELECT iin ~ '^[0-9]{12}$'
+        AND substr(iin, 7, 1) BETWEEN '1' AND '6'
+        AND iin_check_digit(substr(iin, 1, 11)) IS NOT DISTINCT FROM substr(iin, 12, 1)::integer
+$$;
+-- +goose StatementEnd
