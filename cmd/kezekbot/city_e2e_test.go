@@ -269,6 +269,14 @@ func TestCityEndToEndReferralToRevocation(t *testing.T) {
 		t.Fatalf("the city recorded %d revocations", len(revs))
 	}
 	other.waitFor(oseq, queued.Number) // the notification of the revocation on the other device
+	// The signing chat was told in place; the city's own referral_revoked change (the feed)
+	// brings it no second message.
+	time.Sleep(1500 * time.Millisecond)
+	for _, call := range ce.tg.CallsSince(seq) {
+		if call.Method == "sendMessage" && call.ChatID() == c.id && strings.Contains(call.Params["text"], "отозвано") {
+			t.Fatalf("the signing chat got a notification besides its answer: %s", call.Params["text"])
+		}
+	}
 	ce.checkAnswered()
 	ce.checkLogs()
 }

@@ -263,8 +263,26 @@ func resolveEvent(ctx context.Context, tx pgx.Tx, nc *NotifyContext, chatID int6
 	if err != nil {
 		return fmt.Errorf("load chats: %w", err)
 	}
+	except := []int64{}
 	if p.ExceptChat != 0 {
-		nc.Targets = slices.DeleteFunc(nc.Targets, func(t NotifyTarget) bool { return t.ChatID == p.ExceptChat })
+		except = append(except, p.ExceptChat)
+	}
+	if nc.Kind == OutboxReferralRevoked && nc.ReferralID > 0 {
+		// A revocation signed in a chat and sent to the city (city mode): that chat is told the
+		// city's answer in place, whichever way the news comes back (the deliverer's row or the
+		// city's change feed).
+		rows, err := tx.Query(ctx, `SELECT chat_id FROM city_commands WHERE referral_id = $1 AND state <> 'refused'`, nc.ReferralID)
+		if err != nil {
+			return fmt.Errorf("load signing chats: %w", err)
+		}
+		chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("load signing chats: %w", err)
+		}
+		except = append(except, chats...)
+	}
+	if len(except) > 0 {
+		nc.Targets = slices.DeleteFunc(nc.Targets, func(t NotifyTarget) bool { return slices.Contains(except, t.ChatID) })
 	}
 	return nil
 }
