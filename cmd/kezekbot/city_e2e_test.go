@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,4 +312,61 @@ func TestCityEndToEndCityDownDuringRevocation(t *testing.T) {
 	}
 	ce.checkAnswered()
 	ce.checkLogs()
+}
+
+// Push mode: the reference city posts its changes to POST /city/changes, signed; a referral
+// issued there reaches the parent without any pulling.
+func TestCityEndToEndPush(t *testing.T) {
+	e := newE2EEnvSeed(t, false)
+	demo, err := postgres.DemoDetails(e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "e2e-push-secret-0123456789abcdef"
+	var handler atomic.Pointer[refcity.City]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := handler.Load(); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	e.env = map[string]string{
+		"KEZEKBOT_QUEUE": "city", "KEZEKBOT_CITY_URL": srv.URL, "KEZEKBOT_CITY_TOKEN": e2eCityToken,
+		"KEZEKBOT_CITY_MODE": "push", "KEZEKBOT_CITY_PUSH_SECRETS": secret,
+	}
+	e.workers = true
+	e.start()
+	rc, err := refcity.New(refcity.Config{Token: e2eCityToken, Now: e.clock.Now, Seed: 2,
+		PushURL: "https://" + e.addr, PushSecret: []byte(secret), PushClient: e.client}, demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler.Store(rc)
+	ctx, cancel := context.WithCancel(context.Background())
+	pushed := make(chan error, 1)
+	go func() { pushed <- rc.RunPusher(ctx) }()
+	t.Cleanup(func() { cancel(); <-pushed })
+
+	c := e.chat(6301, "kk", 0)
+	c.bind()
+	var queued kezekbot.ApplicationDetail
+	for _, d := range demo {
+		if d.ApplicantIIN.Digits() == postgres.DemoParents[0].IIN && d.Status == kezekbot.StatusQueued {
+			queued = d
+			break
+		}
+	}
+	seq := len(e.tg.Calls())
+	if _, err := rc.IssueReferral(queued.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(seq, queued.Number)
+	var n int
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM applications WHERE revision IS NOT NULL`).Scan(&n); err != nil || n != len(demo) {
+		t.Fatalf("the mirror holds %d of %d pushed applications (%v)", n, len(demo), err)
+	}
+	e.checkAnswered()
+	e.checkLogs()
 }
