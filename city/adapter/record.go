@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kezekbot/kezekbot"
@@ -65,6 +66,64 @@ type Record struct {
 	Now      func() time.Time
 	// ReadResult, when set, is told how each read ended: "city", "mirror" or "error".
 	ReadResult func(op, result string)
+
+	refresh chan refreshJob // set by RunRefresher
+	mu      sync.Mutex
+}
+
+type refreshJob struct {
+	a  city.Application
+	at time.Time
+}
+
+// refreshQueue bounds the snapshots waiting for the mirror; past it a refresh is dropped (the
+// change feed keeps the mirror current anyway; the read-through only makes it fresher).
+const refreshQueue = 256
+
+// RunRefresher writes the snapshots the card's reads bring into the mirror, off the parent's
+// path: a mirror write takes the mirror's lock and a transaction, which would otherwise add
+// milliseconds to every card. Without a running refresher the refresh is done inline. It
+// returns when ctx is done.
+func (r *Record) RunRefresher(ctx context.Context) error {
+	ch := make(chan refreshJob, refreshQueue)
+	r.mu.Lock()
+	r.refresh = ch
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.refresh = nil
+		r.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case j := <-ch:
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if _, err := r.Mirror.UpsertSnapshot(wctx, j.a, j.at); err != nil {
+				r.log().Warn("city: refresh the mirror", "application", j.a.ID, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// refreshMirror hands a snapshot to the refresher, or writes it inline when none runs.
+func (r *Record) refreshMirror(ctx context.Context, a city.Application) {
+	r.mu.Lock()
+	ch := r.refresh
+	r.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- refreshJob{a: a, at: r.now()}:
+		default:
+			r.log().DebugContext(ctx, "city: mirror refresh dropped, queue full", "application", a.ID)
+		}
+		return
+	}
+	if _, err := r.Mirror.UpsertSnapshot(context.WithoutCancel(ctx), a, r.now()); err != nil {
+		r.log().WarnContext(ctx, "city: refresh the mirror", "application", a.ID, "err", err)
+	}
 }
 
 func (r *Record) now() time.Time {
@@ -184,9 +243,7 @@ func (r *Record) Application(ctx context.Context, iin kezekbot.IIN, id int64) (k
 			err = &city.ContractError{Endpoint: "application", Err: errors.New("answered another application")}
 		default:
 			// The mirror is refreshed whoever the application belongs to: it is the city's data.
-			if _, uerr := r.Mirror.UpsertSnapshot(context.WithoutCancel(ctx), a, r.now()); uerr != nil {
-				r.log().WarnContext(ctx, "city: refresh the mirror", "application", id, "err", uerr)
-			}
+			r.refreshMirror(ctx, a)
 			if !d.VisibleTo(iin) {
 				r.result("application", "city")
 				return kezekbot.ApplicationDetail{}, kezekbot.Errorf(kezekbot.ENOTFOUND, "application %d not found", id)

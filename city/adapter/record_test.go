@@ -237,3 +237,31 @@ func TestRecordRevoke(t *testing.T) {
 		t.Errorf("someone else's: %v", err)
 	}
 }
+
+// With the refresher running, the card does not wait for the mirror's write; the snapshot
+// still reaches the mirror.
+func TestRecordRefresherOffThePath(t *testing.T) {
+	mine := snapshot(2, 7, "active", "referral_issued")
+	m := &mirrorReads{}
+	r := newRecord(&cityReads{snaps: map[int64]city.Application{2: mine}}, m, &storeRec{}, t0)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.RunRefresher(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := r.Application(t.Context(), parent, 2); err != nil {
+			t.Fatal(err)
+		}
+		m.mu.Lock()
+		n := len(m.snaps)
+		m.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the snapshot never reached the mirror")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -69,7 +69,7 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 		}
 		p.push = h
 	}
-	a.background = append(a.background, p.deliverer.Run)
+	a.background = append(a.background, p.deliverer.Run, p.record.RunRefresher)
 	if p.puller != nil {
 		a.background = append(a.background, p.puller.Run)
 	}
