@@ -31,7 +31,12 @@ kezekbot_city_command_queue_oldest_seconds 90
 	if n := testutil.CollectAndCount(reg, "kezekbot_city_command_results_total"); n != 2 {
 		t.Errorf("%d result series", n)
 	}
+	c.CityRead("application", "mirror")
+	if n := testutil.CollectAndCount(reg, "kezekbot_city_reads_total"); n != 1 {
+		t.Errorf("%d read series", n)
+	}
 	var none *metrics.CityCommands
+	none.CityRead("application", "city")
 	none.CityCommand("accepted")
 	none.CommandQueue(1, time.Second)
 }

@@ -51,6 +51,7 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 	p.record = &adapter.Record{
 		City: client, Mirror: a.db, Store: a.db, ReadTimeout: cc.ReadTimeout,
 		Enqueued: p.deliverer.Wake, Log: a.log.With("component", "city-reads"), Now: now,
+		ReadResult: cmdMetrics.CityRead,
 	}
 	feed := metrics.NewCityFeed(a.reg)
 	if cc.FeedMode == "pull" || cc.FeedMode == "both" {
