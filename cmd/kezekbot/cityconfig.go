@@ -57,8 +57,13 @@ var cityConfigFields = []configField{
 	}},
 	{"KEZEKBOT_CITY_URL", "city-url", "", "base URL of the city's queue system (city mode), e.g. https://queue.astana.kz/kezek", func(c *Config, v string) error {
 		if v != "" {
-			if _, err := parseHTTPURL(v); err != nil {
-				return err
+			// Not quoted back: a URL may carry credentials by mistake.
+			u, err := parseHTTPURL(v)
+			if err != nil {
+				return fmt.Errorf("want an http(s) URL")
+			}
+			if u.User != nil {
+				return fmt.Errorf("must not carry credentials (use KEZEKBOT_CITY_TOKEN or a client certificate)")
 			}
 		}
 		c.City.URL = strings.TrimRight(v, "/")

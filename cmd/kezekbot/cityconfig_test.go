@@ -60,6 +60,7 @@ func TestCityConfig(t *testing.T) {
 		{name: "bad queue", env: with(map[string]string{"KEZEKBOT_QUEUE": "remote"}), wantErr: "KEZEKBOT_QUEUE"},
 		{name: "city without url", env: city(map[string]string{"KEZEKBOT_CITY_URL": ""}), wantErr: "KEZEKBOT_CITY_URL"},
 		{name: "city url not http", env: city(map[string]string{"KEZEKBOT_CITY_URL": "ftp://x"}), wantErr: "KEZEKBOT_CITY_URL"},
+		{name: "city url with credentials", env: city(map[string]string{"KEZEKBOT_CITY_URL": "https://kezek:t0ken@queue.example.kz"}), wantErr: "credentials"},
 		{name: "city plain http off loopback", env: city(map[string]string{"KEZEKBOT_CITY_URL": "http://queue.example.kz"}), wantErr: "https"},
 		{name: "city plain http on loopback", env: city(map[string]string{"KEZEKBOT_CITY_URL": "http://127.0.0.1:9090"})},
 		{name: "city without credentials", env: city(map[string]string{"KEZEKBOT_CITY_TOKEN": ""}), wantErr: "KEZEKBOT_CITY_TOKEN"},
