@@ -4,17 +4,18 @@
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
-.PHONY: run test build vet fmt bench services chromium
+.PHONY: run test build vet fmt bench services testtools
 
 ## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
 run: services
 	$(GO) run ./cmd/kezekbot sandbox
 
-## test: start PostgreSQL/Redis if needed, vet, then every test with the race detector
-test: services
+## test: start PostgreSQL/Redis if needed, install the browser for the browser tests if missing, vet, then every test with the race detector
+test: services testtools
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	@bash scripts/testtools.sh check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kezekbot ./cmd/kezekbot
@@ -24,3 +25,6 @@ bench: services
 
 services:
 	@bash scripts/services.sh
+
+testtools:
+	@bash scripts/testtools.sh

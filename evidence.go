@@ -21,6 +21,7 @@ type Evidence struct {
 	Subject    string // certificate subject DN
 	Serial     string // certificate serial number, hex
 	Issuer     string
+	Algorithm  string // signature algorithm: "rsa" or "gost2015-512"
 	NotBefore  time.Time
 	NotAfter   time.Time
 	VerifiedAt time.Time

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -32,6 +33,7 @@ type TurnStore interface {
 	Begin(ctx context.Context, chatID, updateID int64) (redisstore.Turn, error)
 	Commit(ctx context.Context, chatID, updateID int64, t redisstore.Turn, state []byte) error
 	Abort(ctx context.Context, chatID, updateID int64, t redisstore.Turn) error
+	Renew(ctx context.Context, chatID int64, t redisstore.Turn) error
 }
 
 // IntakeOptions configure an Intake. Steps, Render, Turns and Send are required.
@@ -100,6 +102,7 @@ type route struct {
 	ev       flows.Event
 	cbID     string // callback query to answer, "" if none
 	group    bool   // a group chat: no state, no personal data
+	notice   bool   // the bot joined this group: send the group notice, no dialog
 	lang     string // sender's language_code
 	upd      int64
 	internal bool
@@ -126,11 +129,9 @@ func (in *Intake) Handle(ctx context.Context, upd *models.Update) error {
 		}
 		return nil
 	case actGroupNotice:
-		return in.run(ctx, r, in.groupNotice)
+		r.notice = true
 	}
-	if r.group {
-		return in.run(ctx, r, in.stepGroup)
-	}
+	// Every path is a turn: a redelivered group command or join must not send its note twice.
 	return in.run(ctx, r, in.turn)
 }
 
@@ -226,10 +227,9 @@ func (in *Intake) classify(upd *models.Update) (route, action) {
 				return r, actBlocked
 			}
 		case models.ChatTypeGroup, models.ChatTypeSupergroup:
-			added := cm.NewChatMember.Type == models.ChatMemberTypeMember || cm.NewChatMember.Type == models.ChatMemberTypeAdministrator
-			was := cm.OldChatMember.Type == models.ChatMemberTypeMember || cm.OldChatMember.Type == models.ChatMemberTypeAdministrator ||
-				cm.OldChatMember.Type == models.ChatMemberTypeOwner
-			if added && !was {
+			// Only a real join earns the note: from left/kicked (or restricted without
+			// membership) into the group. A promotion or a change of rights is not one.
+			if inGroup(cm.NewChatMember) && !inGroup(cm.OldChatMember) {
 				// Added to a group: say once that the bot works in private chats only.
 				r.group = true
 				return r, actGroupNotice
@@ -239,6 +239,18 @@ func (in *Intake) classify(upd *models.Update) (route, action) {
 	}
 	// Channel posts, inline queries, polls, reactions, …: nothing for the dialog.
 	return r, actIgnore
+}
+
+// inGroup reports whether a chat member is in the group: a member, an administrator, the
+// owner, or restricted while still a member (is_member).
+func inGroup(m models.ChatMember) bool {
+	switch m.Type {
+	case models.ChatMemberTypeMember, models.ChatMemberTypeAdministrator, models.ChatMemberTypeOwner:
+		return true
+	case models.ChatMemberTypeRestricted:
+		return m.Restricted != nil && m.Restricted.IsMember
+	}
+	return false
 }
 
 // messageKind names a non-text message for flows.Unsupported.
@@ -316,7 +328,9 @@ type handling struct {
 	answered bool
 }
 
-// turn is the private-chat path: one locked, deduplicated turn on the chat's state.
+// turn handles one update as one locked, deduplicated turn of its chat. A private chat's turn
+// loads and saves the dialog state; a group's keeps none (the dialog sees an empty state and
+// only answers with the group notice) but is deduplicated and ordered all the same.
 func (in *Intake) turn(ctx context.Context, h *handling) error {
 	t, err := in.begin(ctx, h.chatID, h.upd)
 	if err != nil {
@@ -327,6 +341,11 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 		return err
 	}
 	h.turn, h.begun = t, true
+	ctx, release := in.holdLease(ctx, h.chatID, t)
+	defer release()
+	if h.group {
+		return in.groupTurn(ctx, h, t)
+	}
 
 	var st flows.State
 	if len(t.State) > 0 {
@@ -358,6 +377,60 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 	return nil
 }
 
+// holdLease keeps a turn's short lease on its chat while the turn runs: it renews it every
+// third of the lease, and cancels the returned context once the lease is lost or ran out
+// without a renewal, because another replica may then run the chat. Most turns end before the
+// first renewal; the timer then never fires and costs no goroutine. release ends it.
+func (in *Intake) holdLease(ctx context.Context, chatID int64, t redisstore.Turn) (context.Context, func()) {
+	lease := t.Lease()
+	if lease <= 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		mu      sync.Mutex
+		done    bool
+		expires = time.Now().Add(lease)
+		timer   *time.Timer
+	)
+	renew := func() {
+		sent := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, lease/3)
+		err := in.o.Turns.Renew(rctx, chatID, t)
+		rcancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		switch {
+		case err == nil:
+			expires = sent.Add(lease)
+		case errors.Is(err, redisstore.ErrStale):
+			in.log.Error("turn lost its chat lease", "chat_id", chatID, "err", err)
+			cancel(err)
+			return
+		case !time.Now().Before(expires):
+			in.log.Error("turn lease ran out unrenewed", "chat_id", chatID, "err", err)
+			cancel(fmt.Errorf("lease ran out: %w", err))
+			return
+		default:
+			in.log.Warn("renew turn lease", "chat_id", chatID, "err", err)
+		}
+		timer.Reset(lease / 3)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(lease/3, renew)
+	mu.Unlock()
+	return ctx, func() {
+		mu.Lock()
+		done = true
+		timer.Stop()
+		mu.Unlock()
+		cancel(nil)
+	}
+}
+
 // begin calls Begin, retrying ErrBusy (another replica mid-update on this chat) for BusyWait.
 func (in *Intake) begin(ctx context.Context, chatID, updateID int64) (redisstore.Turn, error) {
 	deadline := time.Now().Add(in.o.BusyWait)
@@ -384,18 +457,22 @@ func (in *Intake) begin(ctx context.Context, chatID, updateID int64) (redisstore
 	}
 }
 
-// stepGroup is the group path: the dialog sees a chat with no state (it only answers with the
-// group notice), nothing is stored.
-func (in *Intake) stepGroup(ctx context.Context, h *handling) error {
-	_, err := in.step(ctx, h, flows.State{})
-	return err
-}
-
-// groupNotice tells a group the bot was just added to that it works in private chats only.
-func (in *Intake) groupNotice(ctx context.Context, h *handling) error {
-	m := in.o.Render.Screen(flows.Screen{Kind: flows.ScreenGroup, Lang: flows.LangFromTelegram(h.route.lang)})
-	if _, err := in.o.Send.SendMessage(ctx, h.chatID, m); err != nil {
-		in.log.Warn("group notice", "chat_id", h.chatID, "err", err)
+// groupTurn is a group's turn: the bot was added (the notice that it works in private chats
+// only) or a command (the dialog, with no state). Nothing is stored but the update's dedupe mark.
+func (in *Intake) groupTurn(ctx context.Context, h *handling, t redisstore.Turn) error {
+	if h.notice {
+		m := in.o.Render.Screen(flows.Screen{Kind: flows.ScreenGroup, Lang: flows.LangFromTelegram(h.route.lang)})
+		if _, err := in.o.Send.SendMessage(ctx, h.chatID, m); err != nil {
+			in.log.Warn("group notice", "chat_id", h.chatID, "err", err)
+		}
+	} else if _, err := in.step(ctx, h, flows.State{}); err != nil {
+		if aerr := in.o.Turns.Abort(ctx, h.chatID, h.upd, t); aerr != nil {
+			in.log.Error("abort turn", "chat_id", h.chatID, "update_id", h.upd, "err", aerr)
+		}
+		return err
+	}
+	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, nil); err != nil {
+		in.log.Warn("commit group turn", "chat_id", h.chatID, "update_id", h.upd, "err", err)
 	}
 	return nil
 }

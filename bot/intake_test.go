@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/flows"
+	redisstore "github.com/kezekbot/kezekbot/store/redis"
 )
 
 func TestIntakeStart(t *testing.T) {
@@ -512,5 +515,126 @@ func TestIntakeInject(t *testing.T) {
 	steps := f.steps.recorded()
 	if len(steps) != 2 || steps[0].ev != ev || steps[1].st.Rev != 1 {
 		t.Fatalf("steps = %+v", steps)
+	}
+}
+
+// TestIntakeGroupDedupe: a redelivered group update (same update_id) is handled once, like a
+// private one: a command in a supergroup thread, and the bot being added to a group or a
+// supergroup. Telegram redelivers whenever a webhook answer is late.
+func TestIntakeGroupDedupe(t *testing.T) {
+	join := func(chat int64, typ models.ChatType) *models.Update {
+		return &models.Update{MyChatMember: &models.ChatMemberUpdated{
+			Chat: models.Chat{ID: chat, Type: typ}, From: models.User{ID: 1, LanguageCode: "ru"},
+			OldChatMember: models.ChatMember{Type: models.ChatMemberTypeLeft, Left: &models.ChatMemberLeft{}},
+			NewChatMember: models.ChatMember{Type: models.ChatMemberTypeMember, Member: &models.ChatMemberMember{}},
+		}}
+	}
+	thread := func() *models.Update {
+		u := textUpdate(0, -100888, "/start@kezek_test_bot")
+		u.Message.Chat.Type = models.ChatTypeSupergroup
+		u.Message.Chat.IsForum = true
+		u.Message.MessageThreadID = 7
+		return u
+	}
+	for _, tt := range []struct {
+		name string
+		upd  *models.Update
+	}{
+		{"SupergroupThreadCommand", thread()},
+		{"JoinGroup", join(-555, models.ChatTypeGroup)},
+		{"JoinSupergroup", join(-100556, models.ChatTypeSupergroup)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			ctx := testCtx(t)
+			tt.upd.ID = f.id()
+			for range 3 {
+				if err := f.in.Handle(ctx, tt.upd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := len(f.srv.CallsOf("sendMessage")); n != 1 {
+				t.Fatalf("sendMessage %d times for one update delivered 3 times", n)
+			}
+		})
+	}
+}
+
+// TestIntakeGroupNoticeOnlyOnJoin: only a real join earns the group notice; a promotion of a
+// restricted member or a change of rights does not.
+func TestIntakeGroupNoticeOnlyOnJoin(t *testing.T) {
+	restricted := func(member bool) models.ChatMember {
+		return models.ChatMember{Type: models.ChatMemberTypeRestricted, Restricted: &models.ChatMemberRestricted{IsMember: member}}
+	}
+	member := models.ChatMember{Type: models.ChatMemberTypeMember, Member: &models.ChatMemberMember{}}
+	admin := models.ChatMember{Type: models.ChatMemberTypeAdministrator, Administrator: &models.ChatMemberAdministrator{}}
+	left := models.ChatMember{Type: models.ChatMemberTypeLeft, Left: &models.ChatMemberLeft{}}
+	kicked := models.ChatMember{Type: models.ChatMemberTypeBanned, Banned: &models.ChatMemberBanned{}}
+	for _, tt := range []struct {
+		name     string
+		old, new models.ChatMember
+		notice   bool
+	}{
+		{"LeftToMember", left, member, true},
+		{"KickedToAdministrator", kicked, admin, true},
+		{"LeftToRestrictedMember", left, restricted(true), true},
+		{"RestrictedNonMemberToMember", restricted(false), member, true},
+		{"RestrictedMemberToAdministrator", restricted(true), admin, false},
+		{"MemberToAdministrator", member, admin, false},
+		{"AdministratorToMember", admin, member, false},
+		{"MemberToRestrictedMember", member, restricted(true), false},
+		{"MemberToLeft", member, left, false},
+		{"LeftToRestrictedNonMember", left, restricted(false), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			upd := &models.Update{ID: f.id(), MyChatMember: &models.ChatMemberUpdated{
+				Chat: models.Chat{ID: -100600, Type: models.ChatTypeSupergroup}, From: models.User{ID: 1},
+				OldChatMember: tt.old, NewChatMember: tt.new,
+			}}
+			if err := f.in.Handle(testCtx(t), upd); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.srv.CallsOf("sendMessage")) == 1; got != tt.notice {
+				t.Fatalf("notice sent = %v, want %v", got, tt.notice)
+			}
+		})
+	}
+}
+
+// TestIntakeRenewsLease: a turn that runs longer than its chat lease keeps the chat (another
+// replica's Begin stays busy) because the intake renews the lease, so the lease can be short
+// and a crashed replica stalls a chat only briefly.
+func TestIntakeRenewsLease(t *testing.T) {
+	const lease = 150 * time.Millisecond
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	store, err := redisstore.Open(context.Background(), redisstore.TestURL(redisDB), redisstore.Options{Prefix: "kzbot:" + hex.EncodeToString(b[:]) + ":", LockTTL: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	f := newFixture(t, func(o *IntakeOptions) { o.Turns = store })
+	const chat = 1301
+	g := newGate()
+	f.steps.fn = func(ctx context.Context, c int64, st flows.State, ev flows.Event) (flows.State, []flows.Effect, error) {
+		close(g.started)
+		<-g.release
+		return defaultStep(c, st, ev)
+	}
+	ctx := testCtx(t)
+	done := make(chan error, 1)
+	go func() { done <- f.in.Handle(ctx, textUpdate(f.id(), chat, "/start")) }()
+	waitCh(t, ctx, g.started)
+	time.Sleep(3 * lease) // three leases: without renewal the chat would be free
+	if _, err := store.Begin(ctx, chat, 99999); !errors.Is(err, redisstore.ErrBusy) {
+		t.Fatalf("another replica's Begin during a long turn: %v, want ErrBusy", err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := store.State(ctx, chat); err != nil || st == nil {
+		t.Fatalf("the long turn did not commit: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kezekbot/kezekbot/internal/outage"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
 
@@ -105,13 +106,14 @@ func (c Config) withDefaults() Config {
 // batch, which is written as soon as the previous write returns) are sent again. That window
 // is at most Senders plus one result batch; the crash test measures it.
 type Engine struct {
-	q           Queue
-	send        Sender
-	pacer       Pacer
-	cfg         Config
-	kick        chan struct{}
-	pausedUntil atomic.Int64 // unix nanos; a local 429 stops this replica's sends at once
-	late        atomic.Int64 // slots given up because the sender woke too late
+	claimHealth, houseHealth *outage.Tracker
+	q                        Queue
+	send                     Sender
+	pacer                    Pacer
+	cfg                      Config
+	kick                     chan struct{}
+	pausedUntil              atomic.Int64 // unix nanos; a local 429 stops this replica's sends at once
+	late                     atomic.Int64 // slots given up because the sender woke too late
 
 	mu       sync.Mutex
 	running  map[int64]bool
@@ -123,12 +125,30 @@ func New(q Queue, s Sender, p Pacer, cfg Config) (*Engine, error) {
 	if cfg.Owner == "" {
 		return nil, errors.New("broadcast engine: owner name is required")
 	}
+	cfg = cfg.withDefaults()
 	return &Engine{
-		q: q, send: s, pacer: p, cfg: cfg.withDefaults(),
-		kick:     make(chan struct{}, 1),
-		running:  map[int64]bool{},
-		messages: map[int64]postgres.BroadcastMessage{},
+		q: q, send: s, pacer: p, cfg: cfg,
+		kick:        make(chan struct{}, 1),
+		running:     map[int64]bool{},
+		messages:    map[int64]postgres.BroadcastMessage{},
+		claimHealth: newTracker("broadcast claim", cfg.Log, cfg.Metrics),
+		houseHealth: newTracker("broadcast leases", cfg.Log, cfg.Metrics),
 	}, nil
+}
+
+// loopMetrics is optionally implemented by Metrics (metrics.Metrics does): whether a
+// background loop's dependency is down.
+type loopMetrics interface {
+	LoopDown(loop string, down bool)
+}
+
+// newTracker returns the outage tracker of one background loop, reporting to m when it can.
+func newTracker(loop string, log *slog.Logger, m any) *outage.Tracker {
+	o := outage.Options{}
+	if lm, ok := m.(loopMetrics); ok {
+		o.OnChange = lm.LoopDown
+	}
+	return outage.New(loop, log, o)
 }
 
 // Kick wakes the claimer now, e.g. after enqueueing a notification in this process.
@@ -222,9 +242,14 @@ func (e *Engine) claimLoop(ctx context.Context, prio, bulk chan<- postgres.Job, 
 		if err == nil {
 			jobs, err = e.q.ClaimJobs(ctx, e.cfg.Owner, free, e.cfg.Lease, running)
 		}
-		if err != nil && ctx.Err() == nil {
-			e.cfg.Log.Error("broadcast: claim", "err", err)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			timer.Reset(e.claimHealth.Fail(err))
+			continue
 		}
+		e.claimHealth.OK()
 		for _, j := range jobs {
 			ch := bulk
 			if j.Notification > 0 {
@@ -577,12 +602,22 @@ func (e *Engine) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := e.q.ExtendLeases(ctx, e.cfg.Owner, e.cfg.Lease); err != nil && ctx.Err() == nil {
-			e.cfg.Log.Error("broadcast: extend leases", "err", err)
+		// Leases are renewed on a fixed beat whatever happens: backing off here would let our
+		// own leases lapse. Only the logging is kept quiet while the database is away.
+		err := e.q.ExtendLeases(ctx, e.cfg.Owner, e.cfg.Lease)
+		var n int64
+		if err == nil {
+			n, err = e.q.ReapLeases(ctx)
 		}
-		if n, err := e.q.ReapLeases(ctx); err != nil && ctx.Err() == nil {
-			e.cfg.Log.Error("broadcast: reap leases", "err", err)
-		} else if n > 0 {
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			e.houseHealth.Fail(err)
+			continue
+		}
+		e.houseHealth.OK()
+		if n > 0 {
 			e.cfg.Log.Warn("broadcast: took back rows of a worker that stopped renewing its lease", "rows", n)
 		}
 	}

@@ -38,6 +38,8 @@ type NotifyConfig struct {
 	// Enqueued, if set, is called after notifications were enqueued (Engine.Kick).
 	Enqueued func()
 	Log      *slog.Logger
+	// Metrics, when it has LoopDown (metrics.Metrics), shows whether the outbox is reachable.
+	Metrics any
 }
 
 func (c NotifyConfig) withDefaults() NotifyConfig {
@@ -77,25 +79,37 @@ func NewNotifier(s NotifyStore, cfg NotifyConfig) *Notifier {
 
 // Run consumes the outbox and schedules reminders until ctx is cancelled; then it returns nil.
 func (n *Notifier) Run(ctx context.Context) error {
-	poll := time.NewTicker(n.cfg.Poll)
-	defer poll.Stop()
+	health := newTracker("notify", n.cfg.Log, n.cfg.Metrics)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var remindAt time.Time
 	for {
-		if time.Since(remindAt) >= time.Minute {
-			remindAt = time.Now()
-			if k, err := n.s.ScheduleReminders(ctx, n.cfg.ReminderBefore); err != nil && ctx.Err() == nil {
-				n.cfg.Log.Error("notify: schedule reminders", "err", err)
-			} else if k > 0 {
-				n.cfg.Log.Info("notify: reminders scheduled", "n", k)
-			}
-		}
-		if _, err := n.Drain(ctx); err != nil && ctx.Err() == nil {
-			n.cfg.Log.Error("notify: consume outbox", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-poll.C:
+		case <-timer.C:
+		}
+		var err error
+		if time.Since(remindAt) >= time.Minute {
+			var k int
+			if k, err = n.s.ScheduleReminders(ctx, n.cfg.ReminderBefore); err == nil {
+				remindAt = time.Now()
+				if k > 0 {
+					n.cfg.Log.Info("notify: reminders scheduled", "n", k)
+				}
+			}
+		}
+		if err == nil {
+			_, err = n.Drain(ctx)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			timer.Reset(health.Fail(err))
+		default:
+			health.OK()
+			timer.Reset(n.cfg.Poll)
 		}
 	}
 }

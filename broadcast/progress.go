@@ -81,7 +81,8 @@ func (p *Progress) waitSlot(ctx context.Context, chatID int64) error {
 
 // Run redraws due progress messages until ctx is cancelled; then it returns nil.
 func (p *Progress) Run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
+	health := newTracker("broadcast progress", p.log, nil)
+	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	for {
 		select {
@@ -91,11 +92,14 @@ func (p *Progress) Run(ctx context.Context) error {
 		}
 		due, err := p.s.ClaimProgress(ctx, p.every)
 		if err != nil {
-			if ctx.Err() == nil {
-				p.log.Error("broadcast progress: claim", "err", err)
+			if ctx.Err() != nil {
+				return nil
 			}
+			t.Reset(max(health.Fail(err), time.Second))
 			continue
 		}
+		health.OK()
+		t.Reset(time.Second)
 		for _, d := range due {
 			rate := 0.0
 			if dt := d.Now.Sub(d.PrevAt).Seconds(); dt > 0 {

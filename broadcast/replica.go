@@ -31,6 +31,9 @@ func NewReplica(db *postgres.DB, send Sender, pacer Pacer, cfg Config, ncfg Noti
 	if ncfg.Log == nil {
 		ncfg.Log = cfg.Log
 	}
+	if ncfg.Metrics == nil {
+		ncfg.Metrics = cfg.Metrics
+	}
 	return &Replica{
 		Engine:   e,
 		Notifier: NewNotifier(db, ncfg),

@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -41,18 +42,37 @@ type Sender interface {
 // sleep on 429, because the engine pauses every replica through the shared pacer instead.
 type TelegramSender struct{ B *tgbot.Bot }
 
+// keyboard is the reply_markup of a message with buttons. It is not a
+// models.InlineKeyboardMarkup: encoding/json writes every button of that as
+// {"text":…,"callback_data":…,"copy_text":{"text":""}} (CopyText is a struct, which omitempty
+// never drops), a button of two types that Telegram refuses (BUTTON_COPY_TEXT_INVALID). This
+// one writes exactly the fields a Button uses.
 func keyboard(rows [][]Button) models.ReplyMarkup {
 	if len(rows) == 0 {
 		return nil
 	}
-	kb := make([][]models.InlineKeyboardButton, len(rows))
-	for i, row := range rows {
-		kb[i] = make([]models.InlineKeyboardButton, len(row))
+	return inlineKeyboard(rows)
+}
+
+type inlineKeyboard [][]Button
+
+// MarshalJSON writes {"inline_keyboard":[[{"text":…,"callback_data"|"url":…}]]}.
+func (kb inlineKeyboard) MarshalJSON() ([]byte, error) {
+	type wireButton struct {
+		Text         string `json:"text"`
+		CallbackData string `json:"callback_data,omitempty"`
+		URL          string `json:"url,omitempty"`
+	}
+	rows := make([][]wireButton, len(kb))
+	for i, row := range kb {
+		rows[i] = make([]wireButton, len(row))
 		for j, b := range row {
-			kb[i][j] = models.InlineKeyboardButton{Text: b.Text, CallbackData: b.Data, URL: b.URL}
+			rows[i][j] = wireButton{Text: b.Text, CallbackData: b.Data, URL: b.URL}
 		}
 	}
-	return &models.InlineKeyboardMarkup{InlineKeyboard: kb}
+	return json.Marshal(struct {
+		InlineKeyboard [][]wireButton `json:"inline_keyboard"`
+	}{rows})
 }
 
 var noPreview = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}

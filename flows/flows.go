@@ -366,6 +366,13 @@ type MuteStore interface {
 	SetMuted(ctx context.Context, chatID int64, kind string, muted bool) error
 }
 
+// LangStore is optionally implemented by Data: the chat's language where notifications and
+// broadcasts read it. /lang and the language buttons write it, so one chat has one language
+// everywhere. SetLang of a chat with no binding is not an error.
+type LangStore interface {
+	SetLang(ctx context.Context, chatID int64, lang string) error
+}
+
 // CatalogKey is a label or notice argument that is itself a catalog key: the renderer puts
 // in its text in the screen's language.
 type CatalogKey string

@@ -270,12 +270,9 @@ func (s *stepper) command(ev Command) {
 	case "start":
 		s.start(Start{})
 	case "lang", "language", "til", "til_", "yazyk":
-		switch Lang(strings.ToLower(strings.TrimSpace(ev.Arg))) {
-		case Kazakh:
-			s.st.Lang = Kazakh
-			s.showCurrent("", nil)
-		case Russian:
-			s.st.Lang = Russian
+		switch l := Lang(strings.ToLower(strings.TrimSpace(ev.Arg))); l {
+		case Kazakh, Russian:
+			s.setLang(l)
 			s.showCurrent("", nil)
 		default:
 			s.show(Screen{Kind: ScreenLang, Buttons: langButtons(true)})
@@ -363,7 +360,7 @@ func (s *stepper) press(p Press) {
 	}
 	switch p.Action {
 	case ActLangKK, ActLangRU:
-		s.st.Lang = Lang(p.Action)
+		s.setLang(Lang(p.Action))
 		s.showCurrent("", nil)
 	case ActLangMenu:
 		s.show(Screen{Kind: ScreenLang, Buttons: langButtons(true)})
@@ -719,6 +716,19 @@ func (s *stepper) logout() {
 	s.cancelLink()
 	s.st = State{Name: SUnbound, Lang: s.st.Lang, Rev: s.st.Rev, MsgID: s.st.MsgID}
 	s.show(Screen{Kind: ScreenLoggedOut, Buttons: [][]Button{{btn("btn.bind", ActBind, 0)}}})
+}
+
+// setLang switches the chat's language and, when Data keeps one (LangStore), writes it there
+// too: notifications and broadcasts read the stored language, not this state. A failed write
+// is logged; the dialog still switches.
+func (s *stepper) setLang(l Lang) {
+	changed := s.st.Lang != l
+	s.st.Lang = l
+	if ls, ok := s.m.Data.(LangStore); ok && changed {
+		if err := ls.SetLang(s.ctx, s.chat, string(l)); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("flows: chat %d: store language: %w", s.chat, err))
+		}
+	}
 }
 
 // cancelLink kills the outstanding signing link when Links can; the nonce is kept so that a

@@ -56,6 +56,7 @@ type Metrics struct {
 	deliveries *children[string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	city       *cityMetrics // city.go
+	loopsDown  *children[string, prometheus.Gauge]
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -189,6 +190,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
 	}))
 	m.city = newCityMetrics(reg)
+
+	loops := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "loop_dependency_down",
+		Help: "1 while a background loop (broadcast claim, notify, ...) cannot reach the store it needs, else 0.",
+	}, []string{"loop"}))
+	m.loopsDown = newChildren(overflowValue, func(k string) prometheus.Gauge {
+		return loops.WithLabelValues(clean(k, "none"))
+	})
 	return m
 }
 
@@ -277,6 +286,19 @@ func (m *Metrics) QueueLag(d time.Duration) {
 		return
 	}
 	m.queueLag.Set(d.Seconds())
+}
+
+// LoopDown records whether a background loop's dependency is down (internal/outage reports
+// every change).
+func (m *Metrics) LoopDown(loop string, down bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if down {
+		v = 1
+	}
+	m.loopsDown.get(loop).Set(v)
 }
 
 // Handler serves the registry New was given in the Prometheus text (or OpenMetrics) format.

@@ -90,6 +90,7 @@ func (s *Service) accept(ctx context.Context, l link, body []byte) acceptResult 
 		Subject:    res.Subject,
 		Serial:     res.Serial,
 		Issuer:     res.Issuer,
+		Algorithm:  string(res.Algorithm),
 		NotBefore:  res.NotBefore,
 		NotAfter:   res.NotAfter,
 		VerifiedAt: now,

@@ -21,13 +21,14 @@
 //  2. The request: Origin and Sec-Fetch-Site when present, the double-submit CSRF value
 //     (cookie set by the page, SameSite=Strict and HttpOnly, echoed in X-CSRF-Token), a
 //     64 KiB body limit, an XML content type.
-//  3. The signature, by xmlsig: one enveloped RSA-SHA256 XMLDSig of NCALayer's shape; the
+//  3. The signature, by xmlsig: one enveloped XMLDSig of NCALayer's shape, RSA-SHA256 or
+//     GOST 34.10-2015 512 with Streebog-512 (Kalkan's URIs and byte order); the
 //     signer certificate chains to a trusted NCA RK root; its extended key usage is clientAuth
 //     for bind and emailProtection for revoke; it is an individual's certificate; for revoke
 //     its IIN is the IIN the chat is bound to; revocation, if the xmlsig.Verifier was built
 //     with a RevocationChecker (xmlsig.CRLChecker over CRLs fetched from NCA RK; OCSP can be
 //     put behind the same interface). The default is no revocation check: the binary decides.
-//     GOST signatures are refused with a message saying so (goxmldsig cannot verify them).
+//     GOST 34.310-2004 and GOST-2015 256-bit signatures are refused with a message saying so.
 //  4. The content: the C14N of the signed element must equal, byte for byte, the C14N of the
 //     document we issued under this nonce (it names the chat, action, application, referral,
 //     reason, IIN, nonce and times). A valid signature over anything else is refused

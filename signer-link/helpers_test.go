@@ -110,6 +110,7 @@ type env struct {
 	db      *postgres.DB
 	links   *redisstore.Store
 	ca      *xmlsigtest.CA
+	gostCA  *xmlsigtest.CA // GOST-2015-512 keys; trusted beside ca, as a real trust dir holds both
 	ver     *xmlsig.Verifier
 	res     *resumer
 	srv     *httptest.Server
@@ -144,7 +145,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ver, err = e.ca.Verifier()
+	e.gostCA, err = xmlsigtest.NewGOSTCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ver, err = xmlsig.NewVerifier(xmlsigtest.TrustStoreOf(e.ca, e.gostCA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +246,23 @@ var chatIDs atomic.Int64
 
 func (e *env) parent(refAge time.Duration) parent {
 	e.t.Helper()
+	return e.parentWith(e.ca, refAge)
+}
+
+// gostParent is a parent whose AUTH and SIGN keys are GOST 34.10-2015 512.
+func (e *env) gostParent(refAge time.Duration) parent {
+	e.t.Helper()
+	return e.parentWith(e.gostCA, refAge)
+}
+
+func (e *env) parentWith(ca *xmlsigtest.CA, refAge time.Duration) parent {
+	e.t.Helper()
 	p := parent{IIN: e.iin(), ChatID: 7_000_000 + chatIDs.Add(1)}
 	var err error
-	if p.Auth, err = e.ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageAuth, IIN: p.IIN.Digits()}); err != nil {
+	if p.Auth, err = ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageAuth, IIN: p.IIN.Digits()}); err != nil {
 		e.t.Fatal(err)
 	}
-	if p.Sign, err = e.ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign, IIN: p.IIN.Digits()}); err != nil {
+	if p.Sign, err = ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign, IIN: p.IIN.Digits()}); err != nil {
 		e.t.Fatal(err)
 	}
 	n := e.serial.Add(1)

@@ -50,8 +50,7 @@ type Store interface {
 	RevokeReferral(ctx context.Context, req kezekbot.RevokeRequest) (kezekbot.RevokeResult, error)
 }
 
-// Verifier checks an XML signature (xmlsig.Verifier implements it; a GOST-capable verifier can
-// be put behind the same method).
+// Verifier checks an XML signature (xmlsig.Verifier implements it, for RSA and GOST-2015-512).
 type Verifier interface {
 	Verify(ctx context.Context, doc []byte, p xmlsig.Policy) (*xmlsig.Result, error)
 }

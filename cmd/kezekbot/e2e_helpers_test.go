@@ -91,6 +91,7 @@ type e2eEnv struct {
 	clock    *e2eClock
 	cat      *i18n.Catalog
 	keys     []keyPair // by index into postgres.DemoParents
+	gostKeys []keyPair // the same parents' GOST-2015-512 keys (NCA's one key type from now on)
 	trust    *xmlsig.TrustStore
 	tlsCfg   *tls.Config
 	client   *http.Client // trusts the server's certificate
@@ -165,16 +166,26 @@ func newE2EEnvSeed(t *testing.T, seed bool) *e2eEnv {
 	if err != nil {
 		t.Fatalf("test CA: %v", err)
 	}
-	e.trust = ca.TrustStore()
+	gostCA, err := xmlsigtest.NewGOSTCA()
+	if err != nil {
+		t.Fatalf("GOST test CA: %v", err)
+	}
+	// One trust store with both, as a real KEZEKBOT_TRUST_DIR holds NCA's RSA and GOST CAs.
+	e.trust = xmlsigtest.TrustStoreOf(ca, gostCA)
 	for i, p := range postgres.DemoParents {
-		var k keyPair
-		if k.auth, err = ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageAuth, IIN: p.IIN}); err != nil {
-			t.Fatalf("key of demo parent %d: %v", i, err)
+		for _, c := range []struct {
+			ca   *xmlsigtest.CA
+			keys *[]keyPair
+		}{{ca, &e.keys}, {gostCA, &e.gostKeys}} {
+			var k keyPair
+			if k.auth, err = c.ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageAuth, IIN: p.IIN}); err != nil {
+				t.Fatalf("key of demo parent %d: %v", i, err)
+			}
+			if k.sign, err = c.ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign, IIN: p.IIN}); err != nil {
+				t.Fatalf("key of demo parent %d: %v", i, err)
+			}
+			*c.keys = append(*c.keys, k)
 		}
-		if k.sign, err = ca.Issue(xmlsigtest.PersonOptions{Usage: xmlsig.UsageSign, IIN: p.IIN}); err != nil {
-			t.Fatalf("key of demo parent %d: %v", i, err)
-		}
-		e.keys = append(e.keys, k)
 	}
 	e.tlsCfg, e.client = selfSignedTLS(t)
 	var lk [32]byte
@@ -506,6 +517,16 @@ type chat struct {
 	lang string // Telegram language_code, and the catalog language
 	// parent is the index into postgres.DemoParents whose keys this parent holds.
 	parent int
+	// gost: the parent's keys are GOST-2015-512 ones (e.gostKeys), not RSA.
+	gost bool
+}
+
+// keyPair returns the keys this chat's parent signs with.
+func (c *chat) keyPair() keyPair {
+	if c.gost {
+		return c.e.gostKeys[c.parent]
+	}
+	return c.e.keys[c.parent]
 }
 
 func (e *e2eEnv) chat(id int64, lang string, parent int) *chat {
@@ -727,7 +748,7 @@ func (c *chat) bind() screen {
 	seq := len(c.e.tg.Calls())
 	b := c.e.browser()
 	b.open(link)
-	res := b.post(c.e.sign(b.document(), c.e.keys[c.parent].auth))
+	res := b.post(c.e.sign(b.document(), c.keyPair().auth))
 	if !res.OK {
 		c.e.t.Fatalf("bind POST: %d %s (%s)", res.Status, res.Reason, res.Message)
 	}

@@ -51,6 +51,7 @@ func TestEndToEnd(t *testing.T) {
 		{"double_confirm_one_link", scenarioDoubleConfirm},
 		{"restart_mid_dialog", scenarioRestart},
 		{"settings_mute_reminder", scenarioSettings},
+		{"gost_bind_and_revoke", scenarioGOST},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 func init() {
 	commands["verify-xml"] = command{
-		summary: "verify an NCALayer-signed XML file (ЭЦП, RSA) and print the result as JSON",
+		summary: "verify an NCALayer-signed XML file (ЭЦП, RSA or GOST 34.10-2015 512) and print the result as JSON",
 		run:     runVerifyXML,
 	}
 }
@@ -25,14 +25,15 @@ const verifyXMLUsage = "usage: kezekbot verify-xml --trust DIR [--at RFC3339] [-
 const verifyXMLHelp = verifyXMLUsage + `
 
 Verifies the XML signature in FILE as kezekbot's signing page does: one enveloped
-ds:Signature at the root, rsa-sha256, C14N 1.0, a certificate chaining to a root in DIR
-(*.pem, *.crt, *.cer, *.der; self-signed = root, others = intermediates), the key usage
-(AUTH = clientAuth, SIGN = emailProtection), an individual person's certificate and,
-with --iin, its IIN. Revocation is not checked.
+ds:Signature at the root, C14N 1.0, rsa-sha256 or GOST 34.10-2015 512 (Streebog-512;
+GOST 34.310-2004 and GOST-2015 256-bit are refused), a certificate chaining to a root in
+DIR (*.pem, *.crt, *.cer, *.der, RSA and GOST side by side; self-signed = root, others =
+intermediates), the key usage (AUTH = clientAuth, SIGN = emailProtection), an individual
+person's certificate and, with --iin, its IIN. Revocation is not checked.
 
-Prints one JSON object: {"valid", "iin", "subject", "serial", "issuer", "not_before",
-"not_after", "usage", and "error" and "reason" when invalid}. Exit status: 0 valid,
-1 invalid, 2 usage error.
+Prints one JSON object: {"valid", "algorithm" ("rsa" or "gost2015-512"), "iin", "subject",
+"serial", "issuer", "not_before", "not_after", "usage", and "error" and "reason" when
+invalid}. Exit status: 0 valid, 1 invalid, 2 usage error.
 
 Flags:
   --trust DIR     trusted NCA certificates (required)
@@ -45,6 +46,7 @@ Flags:
 // signer certificate could be parsed, even for an invalid document.
 type verifyXMLOutput struct {
 	Valid     bool   `json:"valid"`
+	Algorithm string `json:"algorithm,omitempty"`
 	IIN       string `json:"iin,omitempty"`
 	Subject   string `json:"subject,omitempty"`
 	Serial    string `json:"serial,omitempty"`
@@ -159,6 +161,7 @@ func runVerifyXML(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		out.Valid = true
 		out.setSigner(&res.Signer)
 		out.Usage = res.Usage.String()
+		out.Algorithm = string(res.Algorithm)
 	} else {
 		code = 1
 		var xe *xmlsig.Error

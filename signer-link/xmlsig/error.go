@@ -18,7 +18,7 @@ const (
 	ReasonSignaturePosition Reason = "signature_position" // the ds:Signature is not a direct child of the root
 	ReasonReference         Reason = "reference"          // not exactly one Reference with URI=""
 	ReasonAlgorithm         Reason = "algorithm"          // an algorithm outside the allow-list
-	ReasonGOST              Reason = "gost"               // a GOST signature or key: cannot be verified here yet
+	ReasonGOST              Reason = "gost"               // a GOST variant that is refused: GOST 34.310-2004 or GOST 34.10-2015 256-bit
 	ReasonNoCertificate     Reason = "no_certificate"     // not exactly one X509Certificate in KeyInfo
 	ReasonBadCertificate    Reason = "bad_certificate"    // the certificate cannot be decoded or parsed
 	ReasonChain             Reason = "chain"              // the certificate does not chain to a trusted NCA root
@@ -51,7 +51,7 @@ func (r Reason) Message() string {
 	case ReasonAlgorithm:
 		return "the signature uses an algorithm that is not accepted"
 	case ReasonGOST:
-		return "the document is signed with a GOST key; GOST signatures cannot be verified by this service yet, please use an RSA key"
+		return "the document is signed with a GOST variant this service does not accept (GOST 34.310-2004, whose NCA chain expired in 2025, or GOST 34.10-2015 256-bit); GOST 34.10-2015 512-bit and RSA keys are accepted"
 	case ReasonNoCertificate:
 		return "the signature must carry exactly one signer certificate"
 	case ReasonBadCertificate:

@@ -85,7 +85,12 @@ type sampleRow struct {
 
 func readSamples(tb testing.TB) (string, []sampleRow) {
 	tb.Helper()
-	dir := testenv.NCALayerSamples(tb)
+	return readSampleDir(tb, testenv.NCALayerSamples(tb))
+}
+
+// readSampleDir reads dir/expected.tsv (the NCALayer and the GOST corpora share the format).
+func readSampleDir(tb testing.TB, dir string) (string, []sampleRow) {
+	tb.Helper()
 	f, err := os.Open(filepath.Join(dir, "expected.tsv"))
 	if err != nil {
 		tb.Fatal(err)

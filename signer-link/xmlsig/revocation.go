@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kezekbot/kezekbot/signer-link/gost"
 )
 
 // RevocationChecker tells whether leaf, issued by issuer, was revoked at time at. It returns
@@ -36,7 +38,8 @@ func (NoRevocationCheck) Check(context.Context, *x509.Certificate, *x509.Certifi
 
 // CRLChecker checks revocation against CRLs loaded in advance (for example downloaded from
 // http://crl.pki.gov.kz/ by a cron job). A CRL is used only if its signature verifies with the
-// issuer certificate of the chain being checked. The certificate is revoked if any such CRL
+// issuer certificate of the chain being checked (RSA through crypto/x509, GOST 34.10-2015 512
+// through package gost: NCA's GOST CAs sign their CRLs with GOST). The certificate is revoked if any such CRL
 // (base or delta) lists its serial number with a revocation time not after at. If none of the
 // issuer's base CRLs covers at (thisUpdate ≤ at ≤ nextUpdate), the status is unknown and the
 // check fails with ReasonRevocationUnknown.
@@ -155,9 +158,21 @@ func (c *CRLChecker) signedBy(i int, crl *x509.RevocationList, issuer *x509.Cert
 	if seen {
 		return ok
 	}
-	ok = crl.CheckSignatureFrom(issuer) == nil
+	ok = checkCRLSignature(crl, issuer) == nil
 	c.mu.Lock()
 	c.verified[k] = ok
 	c.mu.Unlock()
 	return ok
+}
+
+// checkCRLSignature verifies crl's signature with issuer's key, GOST or what crypto/x509 knows.
+func checkCRLSignature(crl *x509.RevocationList, issuer *x509.Certificate) error {
+	if isGOST2015Key(issuer) {
+		k, err := gost.ParsePublicKey(issuer.RawSubjectPublicKeyInfo)
+		if err != nil {
+			return err
+		}
+		return gost.CheckSigned(crl.Raw, k)
+	}
+	return crl.CheckSignatureFrom(issuer)
 }

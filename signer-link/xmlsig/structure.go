@@ -19,7 +19,59 @@ const (
 	algEnveloped          = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 	algRSASHA256          = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 	algSHA256             = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+	// Kalkan's GOST URIs (ncanode-kz/NCANode KalkanUtil.java; the samples in
+	// ../shared/testdata/gost-samples). Only the 2015/512 pair is verified.
+	algGOST2015_512Sig    = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512"
+	algGOST2015_512Digest = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-512"
+	algGOST2015_256Sig    = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-256"
+	algGOST2015_256Digest = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-256"
+	algGOST2004Sig        = "http://www.w3.org/2001/04/xmldsig-more#gost34310-gost34311"
+	algGOST2004Digest     = "http://www.w3.org/2001/04/xmldsig-more#gost34311"
 )
+
+// Algorithm names the signature algorithm of a verified document.
+type Algorithm string
+
+const (
+	AlgorithmRSA          Algorithm = "rsa"          // rsa-sha256
+	AlgorithmGOST2015_512 Algorithm = "gost2015-512" // GOST 34.10-2015 512 with Streebog-512
+)
+
+// Messages for the GOST variants that are refused on purpose.
+const (
+	msgGOST2004 = "GOST 34.310-2004 signatures are not accepted: NCA RK's GOST-2004 certification chain expired in 2025; sign with a GOST 34.10-2015 (512-bit) or RSA key"
+	msgGOST256  = "GOST 34.10-2015 256-bit signatures are not accepted (no public sample exists to test a verifier against); sign with a GOST 34.10-2015 512-bit or RSA key"
+	msgGOSTAny  = "this GOST algorithm is not accepted; only GOST 34.10-2015 512-bit (and RSA) signatures are"
+)
+
+// gostVariantError explains a refused GOST algorithm URI, or returns nil for one this
+// package verifies (or one that is not GOST at all).
+func gostVariantError(what, uri string) *Error {
+	switch uri {
+	case algGOST2015_512Sig, algGOST2015_512Digest:
+		return nil
+	case algGOST2004Sig, algGOST2004Digest:
+		return newError(ReasonGOST, "%s %s: %s", what, uri, msgGOST2004)
+	case algGOST2015_256Sig, algGOST2015_256Digest:
+		return newError(ReasonGOST, "%s %s: %s", what, uri, msgGOST256)
+	}
+	if isGOSTAlgorithm(uri) {
+		return newError(ReasonGOST, "%s %s: %s", what, uri, msgGOSTAny)
+	}
+	return nil
+}
+
+// shape is what checkSignatureShape found: the parts the signature check needs.
+type shape struct {
+	alg           Algorithm
+	cert          string // base64 text of the signer certificate
+	signedInfo    *etree.Element
+	siC14N        string // CanonicalizationMethod of SignedInfo
+	refC14N       string // the C14N transform of the Reference
+	digest        []byte // DigestValue, decoded
+	signatureText string // SignatureValue text
+}
 
 // isGOSTAlgorithm recognises the GOST algorithm URIs Kalkan writes: the old
 // "…xmldsig-more#gost34310-gost34311" and "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:
@@ -272,25 +324,21 @@ func algorithmOf(el *etree.Element) (string, *Error) {
 	return alg, nil
 }
 
-func gostError(what, alg string) *Error {
-	return newError(ReasonGOST, "%s %s is GOST, which this service cannot verify yet", what, alg)
-}
-
-// checkSignatureShape checks the Signature against the one shape NCALayer produces for RSA
-// keys and the algorithm allow-list, and returns the base64 text of the signer certificate.
-func checkSignatureShape(sig *etree.Element) (string, *Error) {
+// checkSignatureShape checks the Signature against the one shape NCALayer (Kalkan) produces
+// and the algorithm allow-list: rsa-sha256 + sha256, or GOST 34.10-2015 512 + Streebog-512.
+func checkSignatureShape(sig *etree.Element) (*shape, *Error) {
 	if xerr := onlyAttrs(sig, "Id"); xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	kids, xerr := dsChildren(sig)
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	var signedInfo, sigValue, keyInfo *etree.Element
 	want := []string{dsig.SignedInfoTag, dsig.SignatureValueTag, dsig.KeyInfoTag}
 	for i, k := range kids {
 		if i >= len(want) || k.Tag != want[i] {
-			return "", newError(ReasonMalformed, "ds:Signature must contain SignedInfo, SignatureValue, KeyInfo in this order")
+			return nil, newError(ReasonMalformed, "ds:Signature must contain SignedInfo, SignatureValue, KeyInfo in this order")
 		}
 		switch i {
 		case 0:
@@ -302,136 +350,153 @@ func checkSignatureShape(sig *etree.Element) (string, *Error) {
 		}
 	}
 	if sigValue == nil {
-		return "", newError(ReasonMalformed, "ds:Signature must contain SignedInfo and SignatureValue")
+		return nil, newError(ReasonMalformed, "ds:Signature must contain SignedInfo and SignatureValue")
 	}
 
 	// SignedInfo: CanonicalizationMethod, SignatureMethod, one Reference.
 	if xerr := onlyAttrs(signedInfo); xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	si, xerr := dsChildren(signedInfo)
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if len(si) < 2 || si[0].Tag != dsig.CanonicalizationMethodTag || si[1].Tag != dsig.SignatureMethodTag {
-		return "", newError(ReasonMalformed, "ds:SignedInfo must start with CanonicalizationMethod and SignatureMethod")
+		return nil, newError(ReasonMalformed, "ds:SignedInfo must start with CanonicalizationMethod and SignatureMethod")
 	}
 	// The signature method decides first whether this is a GOST document at all.
 	sm, xerr := algorithmOf(si[1])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
-	if isGOSTAlgorithm(sm) {
-		return "", gostError("signature method", sm)
+	if xerr := gostVariantError("signature method", sm); xerr != nil {
+		return nil, xerr
 	}
-	if sm != algRSASHA256 {
-		return "", newError(ReasonAlgorithm, "signature method %s is not allowed, only rsa-sha256", sm)
+	out := &shape{signedInfo: signedInfo}
+	switch sm {
+	case algRSASHA256:
+		out.alg = AlgorithmRSA
+	case algGOST2015_512Sig:
+		out.alg = AlgorithmGOST2015_512
+	default:
+		return nil, newError(ReasonAlgorithm, "signature method %s is not allowed, only rsa-sha256 and GOST 34.10-2015 512", sm)
 	}
 	cm, xerr := algorithmOf(si[0])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if cm != algC14N10 && cm != algC14N10WithComments {
-		return "", newError(ReasonAlgorithm, "canonicalization method %s is not allowed, only C14N 1.0", cm)
+		return nil, newError(ReasonAlgorithm, "canonicalization method %s is not allowed, only C14N 1.0", cm)
 	}
+	out.siC14N = cm
 	refs := si[2:]
 	for _, r := range refs {
 		if r.Tag != dsig.ReferenceTag {
-			return "", newError(ReasonMalformed, "unexpected ds:%s in ds:SignedInfo", r.Tag)
+			return nil, newError(ReasonMalformed, "unexpected ds:%s in ds:SignedInfo", r.Tag)
 		}
 	}
 	if len(refs) != 1 {
-		return "", newError(ReasonReference, "need exactly one ds:Reference, found %d", len(refs))
+		return nil, newError(ReasonReference, "need exactly one ds:Reference, found %d", len(refs))
 	}
 	ref := refs[0]
 	if xerr := onlyAttrs(ref, dsig.URIAttr, "Id"); xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if uri, ok := attr(ref, dsig.URIAttr); !ok || uri != "" {
-		return "", newError(ReasonReference, `ds:Reference must have URI="" (the whole document)`)
+		return nil, newError(ReasonReference, `ds:Reference must have URI="" (the whole document)`)
 	}
 	rk, xerr := expectChildren(ref, dsig.TransformsTag, dsig.DigestMethodTag, dsig.DigestValueTag)
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if xerr := onlyAttrs(rk[0]); xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	ts, xerr := dsChildren(rk[0])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	var talgs []string
 	for _, t := range ts {
 		if t.Tag != dsig.TransformTag {
-			return "", newError(ReasonMalformed, "unexpected ds:%s in ds:Transforms", t.Tag)
+			return nil, newError(ReasonMalformed, "unexpected ds:%s in ds:Transforms", t.Tag)
 		}
 		a, xerr := algorithmOf(t)
 		if xerr != nil {
-			return "", xerr
+			return nil, xerr
 		}
 		if isGOSTAlgorithm(a) {
-			return "", gostError("transform", a)
+			return nil, newError(ReasonAlgorithm, "transform %s is not allowed", a)
 		}
 		talgs = append(talgs, a)
 	}
 	if len(talgs) != 2 || talgs[0] != algEnveloped || (talgs[1] != algC14N10 && talgs[1] != algC14N10WithComments) {
-		return "", newError(ReasonAlgorithm, "transforms must be enveloped-signature then C14N 1.0, got [%s]", strings.Join(talgs, " "))
+		return nil, newError(ReasonAlgorithm, "transforms must be enveloped-signature then C14N 1.0, got [%s]", strings.Join(talgs, " "))
 	}
+	out.refC14N = talgs[1]
 	dm, xerr := algorithmOf(rk[1])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
-	if isGOSTAlgorithm(dm) {
-		return "", gostError("digest method", dm)
+	if xerr := gostVariantError("digest method", dm); xerr != nil {
+		return nil, xerr
 	}
-	if dm != algSHA256 {
-		return "", newError(ReasonAlgorithm, "digest method %s is not allowed, only sha256", dm)
+	// The digest must belong to the signature method: sha256 with RSA, Streebog-512 with GOST.
+	wantDigest, digestSize, digestName := algSHA256, 32, "sha256"
+	if out.alg == AlgorithmGOST2015_512 {
+		wantDigest, digestSize, digestName = algGOST2015_512Digest, 64, "Streebog-512 (gostr34112015-512)"
+	}
+	if dm != wantDigest {
+		return nil, newError(ReasonAlgorithm, "digest method %s is not allowed with %s, only %s", dm, sm, digestName)
 	}
 	dv, xerr := textOf(rk[2])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
-	if d, err := decodeBase64(dv); err != nil || len(d) != 32 {
-		return "", newError(ReasonMalformed, "ds:DigestValue is not a base64 SHA-256 digest")
+	d, err := decodeBase64(dv)
+	if err != nil || len(d) != digestSize {
+		return nil, newError(ReasonMalformed, "ds:DigestValue is not a base64 %s digest", digestName)
 	}
+	out.digest = d
 	sv, xerr := textOf(sigValue)
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if d, err := decodeBase64(sv); err != nil || len(d) == 0 {
-		return "", newError(ReasonMalformed, "ds:SignatureValue is not base64")
+		return nil, newError(ReasonMalformed, "ds:SignatureValue is not base64")
 	}
+	out.signatureText = sv
 
 	// KeyInfo/X509Data/X509Certificate, exactly one of each.
 	if keyInfo == nil {
-		return "", newError(ReasonNoCertificate, "ds:Signature has no ds:KeyInfo")
+		return nil, newError(ReasonNoCertificate, "ds:Signature has no ds:KeyInfo")
 	}
 	if xerr := onlyAttrs(keyInfo, "Id"); xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	kd, xerr := dsChildren(keyInfo)
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if len(kd) != 1 || kd[0].Tag != dsig.X509DataTag {
-		return "", newError(ReasonNoCertificate, "ds:KeyInfo must contain exactly one ds:X509Data")
+		return nil, newError(ReasonNoCertificate, "ds:KeyInfo must contain exactly one ds:X509Data")
 	}
 	xc, xerr := dsChildren(kd[0])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if len(xc) != 1 || xc[0].Tag != dsig.X509CertificateTag {
-		return "", newError(ReasonNoCertificate, "ds:X509Data must contain exactly one ds:X509Certificate")
+		return nil, newError(ReasonNoCertificate, "ds:X509Data must contain exactly one ds:X509Certificate")
 	}
 	cert, xerr := textOf(xc[0])
 	if xerr != nil {
-		return "", xerr
+		return nil, xerr
 	}
 	if strings.Trim(cert, " \t\r\n") == "" {
-		return "", newError(ReasonNoCertificate, "ds:X509Certificate is empty")
+		return nil, newError(ReasonNoCertificate, "ds:X509Certificate is empty")
 	}
-	return cert, nil
+	out.cert = cert
+	return out, nil
 }
 
 // textOf returns the text of an element that must hold text only.

@@ -10,15 +10,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kezekbot/kezekbot/signer-link/gost"
 )
 
 // TrustStore is the trust material: NCA RK root certificates (self-signed) and the
-// intermediate CAs that issue people's certificates.
+// intermediate CAs that issue people's certificates, RSA and GOST 34.10-2015 512 side by side.
 type TrustStore struct {
 	Roots         []*x509.Certificate
 	Intermediates []*x509.Certificate
 	// Skipped lists certificates LoadTrustDir could not use: unparseable files and
-	// certificates with keys Go cannot handle (GOST). They are reported, not fatal.
+	// certificates with keys this package does not verify (GOST 34.310-2004, GOST-2015 256).
+	// They are reported, not fatal.
 	Skipped []SkippedCert
 }
 
@@ -47,16 +50,28 @@ func (t *TrustStore) add(c *x509.Certificate) {
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	if isGOST2015Key(c) {
+		k, err := gost.ParsePublicKey(c.RawSubjectPublicKeyInfo)
+		return err == nil && gost.CheckSigned(c.Raw, k) == nil
+	}
+	return c.CheckSignatureFrom(c) == nil
+}
+
+func isGOST2015Key(c *x509.Certificate) bool {
+	return gost.KeyVariant(c.RawSubjectPublicKeyInfo) == gost.GOST2015512
 }
 
 // trustExts are the file name extensions LoadTrustDir reads.
 var trustExts = []string{".pem", ".crt", ".cer", ".der"}
 
 // LoadTrustDir reads every *.pem, *.crt, *.cer and *.der file in dir (not recursively). A file
-// may hold PEM (any number of CERTIFICATE blocks) or DER. Certificates that cannot be parsed,
-// or whose public key is not RSA or ECDSA (NCA's GOST CAs), are listed in Skipped. It is an
-// error if dir cannot be read or holds no usable root.
+// may hold PEM (any number of CERTIFICATE blocks) or DER. RSA, ECDSA and GOST 34.10-2015 512
+// certificates are loaded side by side; certificates that cannot be parsed, or have another
+// key (GOST 34.310-2004, GOST-2015 256), are listed in Skipped. It is an error if dir cannot
+// be read or holds no usable root (a directory with only GOST ones is fine).
 func LoadTrustDir(dir string) (*TrustStore, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -91,7 +106,7 @@ func LoadTrustDir(dir string) (*TrustStore, error) {
 				t.Skipped = append(t.Skipped, SkippedCert{File: name, Err: err})
 				continue
 			}
-			if c.PublicKeyAlgorithm != x509.RSA && c.PublicKeyAlgorithm != x509.ECDSA {
+			if c.PublicKeyAlgorithm != x509.RSA && c.PublicKeyAlgorithm != x509.ECDSA && !usableGOST(c) {
 				err := fmt.Errorf("unsupported public key algorithm %s", describeKeyAlgorithm(c))
 				t.Skipped = append(t.Skipped, SkippedCert{File: name, Err: err})
 				continue
@@ -129,23 +144,21 @@ func certDERs(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// usableGOST reports whether c has a GOST 34.10-2015 512 key that parses (on the curve).
+func usableGOST(c *x509.Certificate) bool {
+	if !isGOST2015Key(c) {
+		return false
+	}
+	_, err := gost.ParsePublicKey(c.RawSubjectPublicKeyInfo)
+	return err == nil
+}
+
 func describeKeyAlgorithm(c *x509.Certificate) string {
 	if c.PublicKeyAlgorithm != x509.UnknownPublicKeyAlgorithm {
 		return c.PublicKeyAlgorithm.String()
 	}
-	if isGOSTKey(c.RawSubjectPublicKeyInfo) {
-		return "GOST"
+	if v := gost.KeyVariant(c.RawSubjectPublicKeyInfo); v != gost.NotGOST {
+		return v.String()
 	}
 	return "unknown"
-}
-
-// GOST object identifiers, DER-encoded without tag and length: NCA RK's arc 1.2.398.3.10
-// (GOST 34.310-2004 and 34.10-2015 keys) and the Russian arc 1.2.643 used by GOST R 34.10.
-var (
-	oidArcKZGOST = []byte{0x2a, 0x83, 0x0e, 0x03, 0x0a}
-	oidArcRUGOST = []byte{0x2a, 0x85, 0x03}
-)
-
-func isGOSTKey(der []byte) bool {
-	return bytes.Contains(der, oidArcKZGOST) || bytes.Contains(der, oidArcRUGOST)
 }

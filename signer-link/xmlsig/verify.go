@@ -14,6 +14,8 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/kezekbot/kezekbot/signer-link/gost"
 )
 
 // DefaultMaxSize is the default limit on the size of a signed document: our documents are
@@ -168,6 +170,8 @@ type Result struct {
 	Signer
 	// Usage is the key that signed: UsageAuth or UsageSign.
 	Usage Usage
+	// Algorithm is the signature algorithm: AlgorithmRSA or AlgorithmGOST2015_512.
+	Algorithm Algorithm
 	// Chain is the verified chain, signer first, root last.
 	Chain []*x509.Certificate
 	// SignedElement is the element goxmldsig returned: the document's root as it was signed,
@@ -180,14 +184,15 @@ type Result struct {
 
 // LogValue logs the signer (masked) and the usage, never the document.
 func (r *Result) LogValue() slog.Value {
-	return slog.GroupValue(slog.Any("signer", r.Signer), slog.String("usage", r.Usage.String()))
+	return slog.GroupValue(slog.Any("signer", r.Signer), slog.String("usage", r.Usage.String()), slog.String("algorithm", string(r.Algorithm)))
 }
 
-// Verifier verifies NCALayer RSA XML signatures against a fixed trust store. It is safe for
-// concurrent use.
+// Verifier verifies NCALayer XML signatures (RSA and GOST 34.10-2015 512) against a fixed
+// trust store. It is safe for concurrent use.
 type Verifier struct {
 	roots, intermediates *x509.CertPool
-	candidates           []*x509.Certificate // roots and intermediates, to explain chain failures
+	candidates           []*x509.Certificate // RSA roots and intermediates, to explain chain failures
+	gost                 *gostTrust          // the GOST roots and intermediates, and verified chains
 	maxSize              int
 	revocation           RevocationChecker
 	now                  func() time.Time
@@ -217,13 +222,29 @@ func NewVerifier(trust *TrustStore, opts ...Option) (*Verifier, error) {
 		revocation:    NoRevocationCheck{},
 		now:           time.Now,
 	}
+	// GOST CA certificates go to the GOST chain builder; crypto/x509 cannot use them.
+	var gostRoots, gostInts []*x509.Certificate
 	for _, c := range trust.Roots {
+		if isGOST2015Key(c) {
+			gostRoots = append(gostRoots, c)
+			continue
+		}
 		v.roots.AddCert(c)
+		v.candidates = append(v.candidates, c)
 	}
 	for _, c := range trust.Intermediates {
+		if isGOST2015Key(c) {
+			gostInts = append(gostInts, c)
+			continue
+		}
 		v.intermediates.AddCert(c)
+		v.candidates = append(v.candidates, c)
 	}
-	v.candidates = append(append(v.candidates, trust.Roots...), trust.Intermediates...)
+	g, err := newGOSTTrust(gostRoots, gostInts)
+	if err != nil {
+		return nil, fmt.Errorf("new verifier: %w", err)
+	}
+	v.gost = g
 	for _, o := range opts {
 		o(v)
 	}
@@ -277,11 +298,11 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 	if xerr != nil {
 		return nil, xerr
 	}
-	certB64, xerr := checkSignatureShape(sigEl)
+	sh, xerr := checkSignatureShape(sigEl)
 	if xerr != nil {
 		return nil, xerr
 	}
-	leaf, xerr := parseSignerCert(certB64)
+	leaf, xerr := parseSignerCert(sh.cert, sh.alg)
 	if xerr != nil {
 		return nil, xerr
 	}
@@ -291,7 +312,13 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 		return nil, e
 	}
 
-	chain, xerr := v.verifyChain(leaf, at, usages)
+	var chain []*x509.Certificate
+	var leafKey *gost.PublicKey
+	if sh.alg == AlgorithmGOST2015_512 {
+		chain, leafKey, xerr = v.gost.verifyChain(leaf, at, usages)
+	} else {
+		chain, xerr = v.verifyChain(leaf, at, usages)
+	}
 	if xerr != nil {
 		return fail(xerr)
 	}
@@ -329,6 +356,20 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("xmlsig verify: %w", err)
 	}
+	if sh.alg == AlgorithmGOST2015_512 {
+		signed, canonical, xerr := verifyGOSTSignature(root, sigEl, sh, leafKey)
+		if xerr != nil {
+			return fail(xerr)
+		}
+		return &Result{
+			Signer:        *signer,
+			Usage:         usage,
+			Algorithm:     AlgorithmGOST2015_512,
+			Chain:         chain,
+			SignedElement: signed,
+			Canonical:     canonical,
+		}, nil
+	}
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{leaf}})
 	vctx.Clock = dsig.NewFakeClockAt(at)
 	signed, err := vctx.Validate(root)
@@ -342,6 +383,7 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 	return &Result{
 		Signer:        *signer,
 		Usage:         usage,
+		Algorithm:     AlgorithmRSA,
 		Chain:         chain,
 		SignedElement: signed,
 		Canonical:     canonical,
@@ -360,31 +402,37 @@ func (u Usage) extKeyUsages() ([]x509.ExtKeyUsage, error) {
 	return nil, fmt.Errorf("usage must be UsageAuth, UsageSign or UsageAny, got %s", u)
 }
 
-// parseSignerCert decodes and parses the KeyInfo certificate; only RSA keys of 2048 bits or
-// more are accepted.
-func parseSignerCert(b64 string) (*x509.Certificate, *Error) {
+// parseSignerCert decodes and parses the KeyInfo certificate. Its key must fit the signature
+// method: RSA of 2048 bits or more for rsa-sha256, GOST 34.10-2015 512 for the GOST method.
+func parseSignerCert(b64 string, alg Algorithm) (*x509.Certificate, *Error) {
 	der, err := decodeBase64(b64)
 	if err != nil {
 		return nil, newError(ReasonBadCertificate, "X509Certificate is not base64: %v", err)
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		if isGOSTKey(der) {
-			return nil, newError(ReasonGOST, "the signer certificate has a GOST key, which cannot be verified by this service yet")
-		}
 		return nil, newError(ReasonBadCertificate, "parse signer certificate: %v", err)
 	}
+	variant := gost.KeyVariant(c.RawSubjectPublicKeyInfo)
+	switch variant {
+	case gost.GOST2004:
+		return nil, newError(ReasonGOST, "signer certificate: %s", msgGOST2004)
+	case gost.GOST2015256:
+		return nil, newError(ReasonGOST, "signer certificate: %s", msgGOST256)
+	case gost.OtherGOST:
+		return nil, newError(ReasonGOST, "signer certificate: %s", msgGOSTAny)
+	}
 	switch {
-	case c.PublicKeyAlgorithm == x509.RSA:
+	case alg == AlgorithmRSA && c.PublicKeyAlgorithm == x509.RSA:
 		k, ok := c.PublicKey.(*rsa.PublicKey)
 		if !ok || k.N.BitLen() < 2048 {
 			return nil, newError(ReasonAlgorithm, "signer RSA key must have at least 2048 bits")
 		}
 		return c, nil
-	case isGOSTKey(c.RawSubjectPublicKeyInfo):
-		return nil, newError(ReasonGOST, "the signer certificate has a GOST key, which cannot be verified by this service yet")
+	case alg == AlgorithmGOST2015_512 && variant == gost.GOST2015512:
+		return c, nil
 	default:
-		return nil, newError(ReasonAlgorithm, "signer key algorithm %s is not accepted, only RSA", describeKeyAlgorithm(c))
+		return nil, newError(ReasonAlgorithm, "signer key algorithm %s does not match the signature method (%s)", describeKeyAlgorithm(c), alg)
 	}
 }
 

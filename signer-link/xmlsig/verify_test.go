@@ -176,9 +176,14 @@ func TestVerify_Attacks(t *testing.T) {
 		{"SHA1Digest", rep("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2000/09/xmldsig#sha1"), xmlsig.ReasonAlgorithm},
 		{"HMACOutputLength", rep(`<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>`,
 			`<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"><ds:HMACOutputLength>8</ds:HMACOutputLength></ds:SignatureMethod>`), xmlsig.ReasonAlgorithm},
-		{"GOST2015", rep("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512"), xmlsig.ReasonGOST},
+		// GOST-2015-512 is verified, but its method needs its digest and a GOST key.
+		{"GOST2015MethodSHA256Digest", rep("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512"), xmlsig.ReasonAlgorithm},
+		{"GOST2015DigestWithRSA", rep("http://www.w3.org/2001/04/xmlenc#sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-512"), xmlsig.ReasonAlgorithm},
+		// GOST-2004 and GOST-2015-256 are refused as such.
 		{"GOST2004", rep("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#gost34310-gost34311"), xmlsig.ReasonGOST},
-		{"GOSTDigest", rep("http://www.w3.org/2001/04/xmlenc#sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-512"), xmlsig.ReasonGOST},
+		{"GOST2004Digest", rep("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#gost34311"), xmlsig.ReasonGOST},
+		{"GOST256", rep("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-256"), xmlsig.ReasonGOST},
+		{"GOST256Digest", rep("http://www.w3.org/2001/04/xmlenc#sha256", "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-256"), xmlsig.ReasonGOST},
 
 		// DTDs, entities, encodings, size.
 		{"Doctype", strings.Replace(signed, "?>", `?><!DOCTYPE kezekbot>`, 1), xmlsig.ReasonDTD},

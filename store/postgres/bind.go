@@ -137,3 +137,15 @@ func nullTime(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+// SetLang changes the language a bound chat is notified in (flows.LangStore). A chat with no
+// binding has nothing to change: Bind takes the dialog's language when it binds.
+func (db *DB) SetLang(ctx context.Context, chatID int64, lang string) error {
+	if lang != "kk" && lang != "ru" {
+		return fmt.Errorf("set language of chat %d: %w", chatID, kezekbot.Errorf(kezekbot.EINVALID, "unknown language %q", lang))
+	}
+	if _, err := db.pool.Exec(ctx, `UPDATE telegram_bindings SET lang = $2 WHERE chat_id = $1 AND lang <> $2`, chatID, lang); err != nil {
+		return fmt.Errorf("set language of chat %d: %w", chatID, dbError(err, "binding"))
+	}
+	return nil
+}

@@ -41,7 +41,9 @@ type Options struct {
 	Prefix    string        // key prefix; default "kz:"
 	StateTTL  time.Duration // dialog state lifetime after the last commit; default 30m
 	DedupeTTL time.Duration // how long an update_id is remembered; default 1h
-	LockTTL   time.Duration // how long a crashed replica can block a chat; default 30s
+	// LockTTL is the lease a turn holds its chat by; a live turn renews it (Renew), so it only
+	// bounds how long a crashed replica blocks a chat; default 5s.
+	LockTTL time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -55,7 +57,7 @@ func (o Options) withDefaults() Options {
 		o.DedupeTTL = time.Hour
 	}
 	if o.LockTTL <= 0 {
-		o.LockTTL = 30 * time.Second
+		o.LockTTL = 5 * time.Second
 	}
 	return o
 }

@@ -73,7 +73,7 @@ func TestOpen(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
 		s := mustOpen(t, redisstore.Options{})
 		o := s.Options()
-		if o.StateTTL != 30*time.Minute || o.DedupeTTL != time.Hour || o.LockTTL != 30*time.Second {
+		if o.StateTTL != 30*time.Minute || o.DedupeTTL != time.Hour || o.LockTTL != 5*time.Second {
 			t.Fatalf("defaults: %+v", o)
 		}
 		if err := s.Ping(t.Context()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -13,7 +14,11 @@ type Turn struct {
 	State   []byte // the chat's state blob; nil if none
 	Version int64  // version of State; Commit writes Version+1
 	token   string // lock owner
+	lease   time.Duration
 }
+
+// Lease is how long the turn holds its chat unless renewed (Options.LockTTL).
+func (t Turn) Lease() time.Duration { return t.lease }
 
 // Result codes of beginScript; numbers keep the reply small and parsing cheap.
 const (
@@ -88,6 +93,36 @@ if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then redis.call('HDEL', KEYS[1], 
 return 0
 `)
 
+// renewScript: KEYS[1] chat hash. ARGV: owner token, lock TTL ms. Reply: 1 renewed, 0 lost.
+// The lock is renewed only while the token still owns it, from the server's clock like Begin.
+var renewScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local lock = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'x', string.format('%.0f', now + lock))
+if redis.call('PTTL', KEYS[1]) < lock then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// Renew extends t's hold on the chat by another LockTTL. A turn that runs longer than a
+// fraction of LockTTL renews, so the lease can be short: a replica that dies mid-turn blocks
+// its chat for LockTTL, not for the longest a turn may take. ErrStale: the lock is lost (it
+// expired and another turn took it); the caller must stop acting on the chat.
+func (s *Store) Renew(ctx context.Context, chatID int64, t Turn) error {
+	if t.token == "" {
+		return fmt.Errorf("renew chat %d: %w (turn was not begun)", chatID, ErrStale)
+	}
+	n, err := renewScript.Run(ctx, s.c, []string{s.chatKey(chatID)}, t.token, s.lockMS).Int64()
+	if err != nil {
+		return fmt.Errorf("renew chat %d: %w", chatID, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("renew chat %d: lock lost: %w", chatID, ErrStale)
+	}
+	return nil
+}
+
 // Begin starts handling update updateID (0 = no dedupe) of chat chatID in one round trip:
 // it locks the chat for LockTTL, marks the update in progress and returns the chat's state.
 //
@@ -118,7 +153,7 @@ func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (
 	if len(r) != 3 {
 		return Turn{}, fmt.Errorf("begin chat %d update %d: unexpected reply length %d", chatID, updateID, len(r))
 	}
-	t := Turn{token: tok}
+	t := Turn{token: tok, lease: s.o.LockTTL}
 	t.Version, _ = r[1].(int64)
 	if st, ok := r[2].(string); ok {
 		t.State = []byte(st)

@@ -386,3 +386,37 @@ func TestReplay(t *testing.T) {
 	}
 	wantState(t, s, chat, "", true, 3)
 }
+
+// TestRenew: a renewed turn keeps its chat past the first lease; a turn whose lease ran out
+// and was taken over cannot renew (ErrStale) nor commit.
+func TestRenew(t *testing.T) {
+	ctx := context.Background()
+	const lease = 200 * time.Millisecond
+	s := mustOpen(t, redisstore.Options{LockTTL: lease})
+	const chat = 77
+	tr := mustBegin(t, s, chat, 770)
+	if tr.Lease() != lease {
+		t.Fatalf("Lease() = %v, want %v", tr.Lease(), lease)
+	}
+	for range 4 { // 4 × lease/2: twice the lease, held all along
+		time.Sleep(lease / 2)
+		if err := s.Renew(ctx, chat, tr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Begin(ctx, chat, 771); !errors.Is(err, redisstore.ErrBusy) {
+			t.Fatalf("Begin under a renewed lease: %v, want ErrBusy", err)
+		}
+	}
+	mustCommit(t, s, chat, 770, tr, []byte("a"))
+
+	dead := mustBegin(t, s, chat, 772) // its replica dies: no renewal
+	time.Sleep(lease + 50*time.Millisecond)
+	other := mustBegin(t, s, chat, 773)
+	if err := s.Renew(ctx, chat, dead); !errors.Is(err, redisstore.ErrStale) {
+		t.Fatalf("Renew of a lost lease: %v, want ErrStale", err)
+	}
+	mustCommit(t, s, chat, 773, other, []byte("b"))
+	if err := s.Renew(ctx, chat, redisstore.Turn{}); !errors.Is(err, redisstore.ErrStale) {
+		t.Fatalf("Renew of a turn never begun: %v, want ErrStale", err)
+	}
+}

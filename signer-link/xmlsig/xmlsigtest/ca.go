@@ -26,13 +26,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kezekbot/kezekbot/signer-link/gost"
+	"github.com/kezekbot/kezekbot/signer-link/gost/gosttest"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 )
 
-// Names of the fake CAs, shaped like NCA RK's RSA CAs with a TEST suffix.
+// Names of the fake CAs, shaped like NCA RK's RSA and GOST CAs with a TEST suffix (NCA's own
+// GOST test CAs end in "TEST 2022"; these do not, so the two are never confused).
 const (
-	RootCN         = "НЕГІЗГІ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) TEST"
-	IntermediateCN = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) TEST"
+	RootCN             = "НЕГІЗГІ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) TEST"
+	IntermediateCN     = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) TEST"
+	GOSTRootCN         = "НЕГІЗГІ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST) TEST"
+	GOSTIntermediateCN = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST) TEST"
 )
 
 // DefaultIIN is the IIN of test people when PersonOptions.IIN is empty. Unlike NCA's own test
@@ -67,6 +72,10 @@ var (
 	sharedOnce sync.Once
 	shared     *CA
 	sharedErr  error
+
+	sharedGOSTOnce sync.Once
+	sharedGOST     *CA
+	sharedGOSTErr  error
 )
 
 func cachedKey(slot int) (*rsa.PrivateKey, error) {
@@ -85,12 +94,16 @@ func personKey() (*rsa.PrivateKey, error) {
 }
 
 // CA is a fake two-level NCA RK: a self-signed root and the intermediate that issues people's
-// certificates. TEST KEYS, NOT REAL.
+// certificates, with RSA keys (NewCA) or GOST 34.10-2015 512 keys (NewGOSTCA); the people it
+// issues have keys of the same kind. TEST KEYS, NOT REAL.
 type CA struct {
 	Root         *x509.Certificate
 	Intermediate *x509.Certificate
+	// Algorithm is xmlsig.AlgorithmRSA or xmlsig.AlgorithmGOST2015_512.
+	Algorithm xmlsig.Algorithm
 
-	rootKey, intermediateKey *rsa.PrivateKey
+	rootKey, intermediateKey         *rsa.PrivateKey
+	gostRootKey, gostIntermediateKey *gosttest.PrivateKey
 }
 
 // CAOptions configure NewCAWithOptions.
@@ -121,6 +134,41 @@ func NewCA() (*CA, error) {
 	return shared, sharedErr
 }
 
+// NewGOSTCA returns the process-wide GOST test CA, shaped like NCA's GOST 2022 CAs: every
+// call returns the same CA. TEST KEYS, NOT REAL.
+func NewGOSTCA() (*CA, error) {
+	sharedGOSTOnce.Do(func() { sharedGOST, sharedGOSTErr = NewGOSTCAWithOptions(CAOptions{}) })
+	return sharedGOST, sharedGOSTErr
+}
+
+// NewGOSTCAWithOptions creates a separate GOST CA with fresh keys. TEST KEYS, NOT REAL.
+func NewGOSTCAWithOptions(o CAOptions) (*CA, error) {
+	rk, err := gosttest.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("new GOST test CA: %w", err)
+	}
+	ik, err := gosttest.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("new GOST test CA: %w", err)
+	}
+	if o.RootCN == "" {
+		o.RootCN = GOSTRootCN
+	}
+	if o.IntermediateCN == "" {
+		o.IntermediateCN = GOSTIntermediateCN
+	}
+	return newCAWith(o, rk.Public, ik.Public, func(tmpl, parent *x509.Certificate, pub any, root bool) (*x509.Certificate, error) {
+		signer := ik
+		if root {
+			signer = rk
+		}
+		return gosttest.CreateCertificate(tmpl, parent, pub.(*gost.PublicKey), signer)
+	}, func(ca *CA) {
+		ca.Algorithm = xmlsig.AlgorithmGOST2015_512
+		ca.gostRootKey, ca.gostIntermediateKey = rk, ik
+	})
+}
+
 // NewCAWithOptions creates a separate CA with freshly generated keys (slow: two RSA 2048
 // keys), e.g. one the verifier does not trust. TEST KEYS, NOT REAL.
 func NewCAWithOptions(o CAOptions) (*CA, error) {
@@ -136,6 +184,23 @@ func NewCAWithOptions(o CAOptions) (*CA, error) {
 }
 
 func newCA(o CAOptions, rootKey, intKey *rsa.PrivateKey) (*CA, error) {
+	return newCAWith(o, &rootKey.PublicKey, &intKey.PublicKey, func(tmpl, parent *x509.Certificate, pub any, root bool) (*x509.Certificate, error) {
+		signer := intKey
+		if root {
+			signer = rootKey
+		}
+		return createCert(tmpl, parent, pub.(*rsa.PublicKey), signer)
+	}, func(ca *CA) {
+		ca.Algorithm = xmlsig.AlgorithmRSA
+		ca.rootKey, ca.intermediateKey = rootKey, intKey
+	})
+}
+
+// issueFunc creates a certificate for pub from tmpl under parent, signed by the root's key if
+// root, else by the intermediate's.
+type issueFunc func(tmpl, parent *x509.Certificate, pub any, root bool) (*x509.Certificate, error)
+
+func newCAWith(o CAOptions, rootPub, intPub any, issue issueFunc, finish func(*CA)) (*CA, error) {
 	now := time.Now().Truncate(time.Second)
 	if o.RootCN == "" {
 		o.RootCN = RootCN
@@ -168,7 +233,7 @@ func newCA(o CAOptions, rootKey, intKey *rsa.PrivateKey) (*CA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	root, err := createCert(rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, err := issue(rootTmpl, rootTmpl, rootPub, true)
 	if err != nil {
 		return nil, fmt.Errorf("new test CA: root: %w", err)
 	}
@@ -185,11 +250,13 @@ func newCA(o CAOptions, rootKey, intKey *rsa.PrivateKey) (*CA, error) {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	inter, err := createCert(intTmpl, root, &intKey.PublicKey, rootKey)
+	inter, err := issue(intTmpl, root, intPub, true)
 	if err != nil {
 		return nil, fmt.Errorf("new test CA: intermediate: %w", err)
 	}
-	return &CA{Root: root, Intermediate: inter, rootKey: rootKey, intermediateKey: intKey}, nil
+	ca := &CA{Root: root, Intermediate: inter}
+	finish(ca)
+	return ca, nil
 }
 
 func createCert(tmpl, parent *x509.Certificate, pub *rsa.PublicKey, signer *rsa.PrivateKey) (*x509.Certificate, error) {
@@ -220,15 +287,20 @@ func (ca *CA) IntermediatePEM() []byte {
 }
 
 // WriteTrustDir writes the root and the intermediate as test_root_rsa.pem and
-// test_nca_rsa.pem into dir (created if missing), ready for xmlsig.LoadTrustDir.
+// test_nca_rsa.pem (test_root_gost.pem, test_nca_gost.pem for a GOST CA) into dir (created if
+// missing), ready for xmlsig.LoadTrustDir. An RSA and a GOST CA can share a directory.
 func (ca *CA) WriteTrustDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_root_rsa.pem"), ca.RootPEM(), 0o644); err != nil {
+	kind := "rsa"
+	if ca.Algorithm == xmlsig.AlgorithmGOST2015_512 {
+		kind = "gost"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "test_root_"+kind+".pem"), ca.RootPEM(), 0o644); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_nca_rsa.pem"), ca.IntermediatePEM(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test_nca_"+kind+".pem"), ca.IntermediatePEM(), 0o644); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
 	return nil
@@ -237,6 +309,16 @@ func (ca *CA) WriteTrustDir(dir string) error {
 // TrustStore returns the CA as an xmlsig trust store.
 func (ca *CA) TrustStore() *xmlsig.TrustStore {
 	return xmlsig.NewTrustStore(ca.Root, ca.Intermediate)
+}
+
+// TrustStoreOf returns one trust store holding the roots and intermediates of every CA given
+// (e.g. the RSA and the GOST test CA, as a real trust directory holds both).
+func TrustStoreOf(cas ...*CA) *xmlsig.TrustStore {
+	var certs []*x509.Certificate
+	for _, ca := range cas {
+		certs = append(certs, ca.Root, ca.Intermediate)
+	}
+	return xmlsig.NewTrustStore(certs...)
 }
 
 // Verifier returns an xmlsig.Verifier that trusts this CA only.
@@ -251,24 +333,41 @@ func (ca *CA) CRL(thisUpdate, nextUpdate, revokedAt time.Time, revoked ...*Perso
 	for _, p := range revoked {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: p.Cert.SerialNumber, RevocationTime: revokedAt})
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+	tmpl := &x509.RevocationList{
 		Number:                    big.NewInt(thisUpdate.Unix()),
 		ThisUpdate:                thisUpdate,
 		NextUpdate:                nextUpdate,
 		RevokedCertificateEntries: entries,
-	}, ca.Intermediate, ca.intermediateKey)
+	}
+	var der []byte
+	var err error
+	if ca.gostIntermediateKey != nil {
+		der, err = gosttest.CreateRevocationList(tmpl, ca.Intermediate, ca.gostIntermediateKey)
+	} else {
+		der, err = x509.CreateRevocationList(rand.Reader, tmpl, ca.Intermediate, ca.intermediateKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("test CRL: %w", err)
 	}
 	return der, nil
 }
 
-// Person is a test person's certificate and key. TEST KEYS, NOT REAL.
+// Person is a test person's certificate and key: Key for a person of an RSA CA, GOSTKey for
+// one of a GOST CA. Sign dispatches on which is set. TEST KEYS, NOT REAL.
 type Person struct {
-	Cert  *x509.Certificate
-	Key   *rsa.PrivateKey
-	Usage xmlsig.Usage
-	IIN   string
+	Cert    *x509.Certificate
+	Key     *rsa.PrivateKey
+	GOSTKey *gosttest.PrivateKey
+	Usage   xmlsig.Usage
+	IIN     string
+}
+
+// Algorithm is the signature algorithm the person's key makes.
+func (p *Person) Algorithm() xmlsig.Algorithm {
+	if p.GOSTKey != nil {
+		return xmlsig.AlgorithmGOST2015_512
+	}
+	return xmlsig.AlgorithmRSA
 }
 
 // PersonOptions describe the certificate Issue makes. The zero value is an individual's AUTH
@@ -294,9 +393,10 @@ type PersonOptions struct {
 
 // Issue issues a person's certificate, shaped like NCA RK's: Subject CN="SURNAME NAME",
 // SN=surname, SERIALNUMBER="IIN"+iin, C=KZ, GN=patronymic; AUTH keys get KeyUsage
-// digitalSignature|keyEncipherment and EKU clientAuth, SIGN keys digitalSignature|
-// nonRepudiation and emailProtection; both carry the individual-person EKU OID.
-// TEST KEYS, NOT REAL.
+// digitalSignature|keyEncipherment (GOST: digitalSignature|keyAgreement) and EKU clientAuth,
+// SIGN keys digitalSignature|nonRepudiation (GOST: plus keyAgreement, as NCA's GOST SIGN
+// certificates have) and emailProtection; both carry the individual-person EKU OID. A GOST
+// CA gives each person a fresh GOST key. TEST KEYS, NOT REAL.
 func (ca *CA) Issue(o PersonOptions) (*Person, error) {
 	if o.Usage == 0 {
 		o.Usage = xmlsig.UsageAuth
@@ -324,10 +424,6 @@ func (ca *CA) Issue(o PersonOptions) (*Person, error) {
 	}
 	if o.BIN == "" {
 		o.BIN = "123456789021"
-	}
-	key, err := personKey()
-	if err != nil {
-		return nil, fmt.Errorf("issue test person: %w", err)
 	}
 	names := []pkix.AttributeTypeAndValue{
 		{Type: oidCN, Value: o.Surname + " " + o.Name},
@@ -366,6 +462,27 @@ func (ca *CA) Issue(o PersonOptions) (*Person, error) {
 			pkix.AttributeTypeAndValue{Type: oidOU, Value: "BIN" + o.BIN})
 	}
 	tmpl.Subject = pkix.Name{ExtraNames: names}
+	if ca.gostIntermediateKey != nil {
+		switch o.Usage {
+		case xmlsig.UsageAuth:
+			tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement
+		case xmlsig.UsageSign:
+			tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyAgreement
+		}
+		key, err := gosttest.GenerateKey(nil)
+		if err != nil {
+			return nil, fmt.Errorf("issue test person: %w", err)
+		}
+		cert, err := gosttest.CreateCertificate(tmpl, ca.Intermediate, key.Public, ca.gostIntermediateKey)
+		if err != nil {
+			return nil, fmt.Errorf("issue test person: %w", err)
+		}
+		return &Person{Cert: cert, GOSTKey: key, Usage: o.Usage, IIN: o.IIN}, nil
+	}
+	key, err := personKey()
+	if err != nil {
+		return nil, fmt.Errorf("issue test person: %w", err)
+	}
 	cert, err := createCert(tmpl, ca.Intermediate, &key.PublicKey, ca.intermediateKey)
 	if err != nil {
 		return nil, fmt.Errorf("issue test person: %w", err)

@@ -12,17 +12,32 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/kezekbot/kezekbot/signer-link/gost/streebog"
 )
 
-// Sign signs doc the way NCALayer's signXml does with an RSA key and returns the signed
-// document: an enveloped ds:Signature appended as the last child of the root; SignedInfo
-// canonicalised with C14N 1.0; rsa-sha256; one Reference URI="" with the enveloped-signature
-// and C14N 1.0 #WithComments transforms; a sha256 digest; the certificate in
-// KeyInfo/X509Data/X509Certificate; base64 in 76-character lines; a standalone="no" XML
-// declaration. TEST KEYS, NOT REAL.
+// Sign signs doc the way NCALayer's signXml does with the person's key — RSA or GOST
+// 34.10-2015 512, whichever the person has — and returns the signed document: an enveloped
+// ds:Signature appended as the last child of the root; SignedInfo canonicalised with C14N 1.0;
+// rsa-sha256 with a sha256 digest, or Kalkan's GOST-2015-512 method with a Streebog-512 digest
+// and the signature in Kalkan's byte order; one Reference URI="" with the enveloped-signature
+// and C14N 1.0 #WithComments transforms; the certificate in KeyInfo/X509Data/X509Certificate;
+// base64 in 76-character lines; a standalone="no" XML declaration. TEST KEYS, NOT REAL.
 func Sign(doc []byte, p *Person) ([]byte, error) {
-	if p == nil || p.Cert == nil || p.Key == nil {
+	if p == nil || p.Cert == nil || (p.Key == nil && p.GOSTKey == nil) {
 		return nil, errors.New("test sign: no person")
+	}
+	method, digestMethod := dsig.RSASHA256SignatureMethod, "http://www.w3.org/2001/04/xmlenc#sha256"
+	digestOf := func(b []byte) []byte { d := sha256.Sum256(b); return d[:] }
+	signSI := func(b []byte) ([]byte, error) {
+		h := sha256.Sum256(b)
+		return rsa.SignPKCS1v15(rand.Reader, p.Key, crypto.SHA256, h[:])
+	}
+	if p.GOSTKey != nil {
+		method = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512"
+		digestMethod = "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34112015-512"
+		digestOf = func(b []byte) []byte { d := streebog.Sum512(b); return d[:] }
+		signSI = func(b []byte) ([]byte, error) { return p.GOSTKey.Sign(rand.Reader, b) }
 	}
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil {
@@ -37,7 +52,7 @@ func Sign(doc []byte, p *Person) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test sign: canonicalize: %w", err)
 	}
-	digest := sha256.Sum256(canon)
+	digest := digestOf(canon)
 
 	sig := root.CreateElement("ds:Signature")
 	sig.CreateAttr("xmlns:ds", dsig.Namespace)
@@ -48,7 +63,7 @@ func Sign(doc []byte, p *Person) ([]byte, error) {
 	nl(si)
 	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", string(dsig.CanonicalXML10RecAlgorithmId))
 	nl(si)
-	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", dsig.RSASHA256SignatureMethod)
+	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", method)
 	nl(si)
 	ref := si.CreateElement("ds:Reference")
 	ref.CreateAttr("URI", "")
@@ -61,9 +76,9 @@ func Sign(doc []byte, p *Person) ([]byte, error) {
 	nl(ts)
 	ts.CreateElement("ds:Transform").CreateAttr("Algorithm", string(dsig.CanonicalXML10WithCommentsAlgorithmId))
 	nl(ts)
-	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", "http://www.w3.org/2001/04/xmlenc#sha256")
+	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", digestMethod)
 	nl(ref)
-	ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest[:]))
+	ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
 	nl(ref)
 
 	// The signature covers SignedInfo in its context (inclusive C14N pulls in the in-scope
@@ -72,8 +87,7 @@ func Sign(doc []byte, p *Person) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test sign: canonicalize SignedInfo: %w", err)
 	}
-	h := sha256.Sum256(canonSI)
-	sv, err := rsa.SignPKCS1v15(rand.Reader, p.Key, crypto.SHA256, h[:])
+	sv, err := signSI(canonSI)
 	if err != nil {
 		return nil, fmt.Errorf("test sign: %w", err)
 	}
