@@ -289,6 +289,19 @@ func TestCityEndToEndCityDownDuringRevocation(t *testing.T) {
 	ce := newCityEnv(t)
 	c := ce.chat(6201, "ru", 0)
 	openRevoke(t, c)
+	// The city goes down once kezekbot's mirror holds the application (the feed and the
+	// card's read-through fill it in the background).
+	deadline := time.Now().Add(e2eWait)
+	for {
+		at, err := ce.db.SyncedAt(context.Background(), ce.idOf(appRevocable))
+		if err == nil && !at.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mirror never got the application: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := ce.rc.SetFaults(refcity.Faults{ErrorRate: 1}); err != nil {
 		t.Fatal(err)
 	}
