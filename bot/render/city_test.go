@@ -40,6 +40,19 @@ func TestCardAsOf(t *testing.T) {
 	}
 }
 
+// The pages of an application from the mirror carry the same marker as its card.
+func TestPagesAsOf(t *testing.T) {
+	r := newRenderer(t)
+	d := *detail("Иванов")
+	d.AsOf = time.Date(2026, 12, 4, 9, 5, 0, 0, time.UTC)
+	for _, kind := range []flows.ScreenKind{flows.ScreenHistory, flows.ScreenDocs, flows.ScreenReferral} {
+		m := r.Screen(flows.Screen{Kind: kind, Lang: flows.Russian, Now: d.AsOf, Rev: 1, App: &d, Ref: &d.Referrals[0]})
+		if !strings.Contains(m.Text, "данные на 14:05") {
+			t.Errorf("%s from the mirror is not marked:\n%s", kind, m.Text)
+		}
+	}
+}
+
 // Every refusal code of the contract has its own text in both languages.
 func TestCityRefusalTexts(t *testing.T) {
 	r := newRenderer(t)

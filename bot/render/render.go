@@ -602,6 +602,7 @@ func (w *writer) history() {
 	if s.App == nil {
 		return
 	}
+	w.asOf(s.App.AsOf)
 	w.raw("<b>")
 	w.esc(s.App.Number)
 	w.raw("</b>\n\n")
@@ -651,6 +652,7 @@ func (w *writer) docs() {
 	if s.App == nil {
 		return
 	}
+	w.asOf(s.App.AsOf)
 	w.raw("<b>")
 	w.esc(s.App.Number)
 	w.raw("</b>\n\n")
@@ -688,6 +690,7 @@ func (w *writer) referral() {
 	s := w.s
 	w.title("referral.title")
 	if s.App != nil {
+		w.asOf(s.App.AsOf)
 		w.raw("<b>")
 		w.esc(s.App.Number)
 		w.raw("</b>\n")
