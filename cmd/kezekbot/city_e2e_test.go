@@ -311,6 +311,9 @@ func TestCityEndToEndCityDownDuringRevocation(t *testing.T) {
 	if n := len(ce.rc.Revocations()); n != 0 {
 		t.Fatalf("a down city recorded %d revocations", n)
 	}
+	// The card while the city is down: kezekbot's copy, marked with its time, not an error.
+	s := c.pressKey("btn.open_app")
+	c.wantText(s, ce.tr("ru", "card.title", nil), appRevocable, "данные на")
 	q, err := ce.db.OpenCommands(context.Background(), 5)
 	if err != nil || q.Depth != 1 || q.Open[0].LastError == "" {
 		t.Fatalf("command queue while the city is down: %+v, %v", q, err)
@@ -318,7 +321,11 @@ func TestCityEndToEndCityDownDuringRevocation(t *testing.T) {
 	if err := ce.rc.SetFaults(refcity.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor(seq, ce.tr("ru", "revoked.title", nil), appRevocable)
+	// The chat moved on to the card: the answer comes as a new message.
+	s = c.waitFor(seq, ce.tr("ru", "revoked.title", nil), appRevocable)
+	if last := s.Shows[len(s.Shows)-1]; last.Method != "sendMessage" {
+		t.Errorf("the answer to a chat that moved on came as %s, want a new message", last.Method)
+	}
 	revs := ce.rc.Revocations()
 	if len(revs) != 1 || revs[0].SignedXML != string(signed) {
 		t.Fatalf("the city recorded %d revocations", len(revs))
