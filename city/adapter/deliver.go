@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/kezekbot/kezekbot"
@@ -86,7 +87,8 @@ type Deliverer struct {
 	// Jitter returns a random duration in [0, d); nil means math/rand/v2.
 	Jitter func(d time.Duration) time.Duration
 
-	wake chan struct{}
+	wakeOnce sync.Once
+	wake     chan struct{}
 }
 
 // Wake makes the Deliverer look for commands now instead of at its next poll.
@@ -98,10 +100,10 @@ func (d *Deliverer) Wake() {
 	}
 }
 
+// init makes the wake channel once: Wake is called from request goroutines, possibly before
+// Run starts.
 func (d *Deliverer) init() {
-	if d.wake == nil {
-		d.wake = make(chan struct{}, 1)
-	}
+	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
 }
 
 func (d *Deliverer) defaults() {

@@ -458,3 +458,31 @@ func TestKilledMidDeliveryRevokesOnce(t *testing.T) {
 		t.Errorf("told %v", evs)
 	}
 }
+
+// Wake delivers a new command at once, without waiting for the next poll; Run stops on ctx.
+func TestWakeDeliversAtOnce(t *testing.T) {
+	db := pgtest.New(t)
+	c, chats := newFakeCity(), &chatLog{}
+	d := deliverer(db, c, &fakeMirror{}, chats, "r1")
+	d.Poll = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	d.Wake() // before Run: must not race with it
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+	enqueue(t, db, 1001, "nonce-1")
+	d.Wake()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(chats.of(1001)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a woken deliverer did not deliver")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop on ctx")
+	}
+}
