@@ -320,7 +320,7 @@ func (c *Client) do(ctx context.Context, endpoint, method, path string, h http.H
 		return &ContractError{Endpoint: endpoint, Err: err}
 	}
 	for k, v := range h {
-		req.Header[k] = v
+		req.Header.Set(k, v[0]) // canonical keys: X-Applicant-IIN goes out as X-Applicant-Iin
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "kezekbot-city/"+Version)

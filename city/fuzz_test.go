@@ -3,6 +3,7 @@ package city
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,24 @@ func FuzzInterpret(f *testing.F) {
 			default:
 				t.Fatalf("%s: HTTP %d gave %T %v", name, status, err, err)
 			}
+		}
+	})
+}
+
+// FuzzVerifySignature: any header and body give nil only for the right signature, and never
+// panic.
+func FuzzVerifySignature(f *testing.F) {
+	secret := []byte("push-secret")
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"changes":[]}`)
+	f.Add(Sign(secret, now, body), body)
+	f.Add("t=1800000000,v1=00", body)
+	f.Add("t=,v1=", []byte{})
+	f.Add("t=1800000000,v1="+strings.Repeat("a", 64)+",v2=x", body)
+	f.Fuzz(func(t *testing.T, header string, b []byte) {
+		err := VerifySignature(secret, header, b, now)
+		if err == nil && header != Sign(secret, now, b) && !strings.Contains(header, Sign(secret, now, b)[len("t=1800000000,"):]) {
+			t.Fatalf("accepted %q", header)
 		}
 	})
 }

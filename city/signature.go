@@ -22,8 +22,9 @@ const (
 	SignatureWindow = 5 * time.Minute
 	// PushPath is where kezekbot takes pushes.
 	PushPath = "/city/changes"
-	// MaxPushBody is the largest push body kezekbot takes (413 above it).
-	MaxPushBody = DefaultMaxChangesBody
+	// MaxPushBody is the largest push body kezekbot takes (413 above it): a city pushes
+	// small batches as things happen; a backlog belongs in the pulled feed or an import.
+	MaxPushBody = 1 << 20
 )
 
 // Sign returns the X-Kezek-Signature value for body sent at t.

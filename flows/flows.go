@@ -166,7 +166,25 @@ type Signed struct {
 	Code   string
 	IIN    kezekbot.IIN          // bind: the certificate's IIN
 	Result kezekbot.RevokeResult // revoke: the application after it
+	// Rejected, when set, says that a signature arrived from eGov mobile but was refused
+	// before anything was done (one of the Rejected* values). The parent is not looking at the
+	// signing page then (the app is in front), so the chat says why; the link stays usable
+	// unless it expired, and OK and Code are unset.
+	Rejected string
 }
+
+// Why a signature from eGov mobile was refused (Signed.Rejected). The chat shows the
+// catalog text "egov.rejected.<value>" (wrong_key with the action: wrong_key_bind,
+// wrong_key_revoke) above the link screen, or above the screen the link came from once it
+// expired.
+const (
+	RejectedWrongKey    = "wrong_key"    // AUTH where SIGN was needed, or the reverse
+	RejectedOtherPerson = "other_person" // a key of someone other than the bound IIN
+	RejectedAltered     = "altered"      // not the document issued, or a broken signature
+	RejectedCertificate = "certificate"  // not an NCA RK certificate we accept (chain, dates, organisation, revoked)
+	RejectedExpired     = "expired"      // the link had expired
+	RejectedOther       = "other"        // the app sent something we could not read
+)
 
 // RevokeDecided is the city's answer to a revocation handed to it (Signed with
 // Result.Pending), injected by the command deliverer through the same intake as Signed:

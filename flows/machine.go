@@ -1182,6 +1182,10 @@ func (s *stepper) signed(ev Signed) {
 	if ev.Nonce == "" || (!lost && ev.Nonce != s.st.Nonce) {
 		return
 	}
+	if ev.Rejected != "" {
+		s.rejected(ev)
+		return
+	}
 	s.newMsg = true
 	s.defaultLang()
 	s.st.Nonce, s.st.LinkURL, s.st.LinkExp = "", "", time.Time{}
@@ -1230,6 +1234,25 @@ func (s *stepper) signed(ev Signed) {
 	default:
 		s.showCurrent("", nil)
 	}
+}
+
+// rejected shows why eGov mobile's signature was refused, above the link screen while the
+// link works (the parent can sign again with the right key) or above the screen the link came
+// from once it expired. A report for a link the chat no longer waits on is ignored.
+func (s *stepper) rejected(ev Signed) {
+	if s.st.Name != SBinding && s.st.Name != SRevokeSigning {
+		return
+	}
+	key := "egov.rejected." + ev.Rejected
+	switch ev.Rejected {
+	case RejectedWrongKey:
+		key += "_" + string(ev.Action)
+	case RejectedOtherPerson, RejectedAltered, RejectedCertificate, RejectedExpired:
+	default:
+		key = "egov.rejected." + RejectedOther
+	}
+	s.newMsg = true
+	s.showCurrent(key, nil)
 }
 
 func signNotice(code string) string {

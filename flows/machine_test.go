@@ -103,6 +103,24 @@ func TestStep(t *testing.T) {
 			ev: flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", OK: true, IIN: iinA}, want: flows.SBinding, effects: ""},
 		{name: "signed bind failed", chat: 77, st: flows.State{Name: flows.SBinding, Lang: flows.Russian, Rev: 7, Nonce: "n1"},
 			ev: flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Code: kezekbot.EFORBIDDEN}, want: flows.SUnbound, effects: "show(welcome,new,error.forbidden)"},
+		{name: "eGov mobile signature refused keeps the link", chat: 77, st: flows.State{Name: flows.SBinding, Lang: flows.Russian, Rev: 7, Nonce: "n1", LinkURL: "https://x.example/1", LinkExp: t0.Add(time.Minute)},
+			ev:   flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Rejected: flows.RejectedWrongKey},
+			want: flows.SBinding, effects: "show(bind_link,new,egov.rejected.wrong_key_bind)",
+			check: func(t *testing.T, _ *fixture, st flows.State, sc flows.Screen) {
+				if st.Nonce != "n1" || st.LinkURL != "https://x.example/1" || sc.Link == nil || sc.Link.URL != st.LinkURL {
+					t.Errorf("state %+v, screen link %+v", st, sc.Link)
+				}
+			}},
+		{name: "eGov mobile refusal of unknown kind", chat: 77, st: flows.State{Name: flows.SBinding, Lang: flows.Russian, Rev: 7, Nonce: "n1", LinkURL: "https://x.example/1", LinkExp: t0.Add(time.Minute)},
+			ev:   flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Rejected: "<b>new</b>"},
+			want: flows.SBinding, effects: "show(bind_link,new,egov.rejected.other)"},
+		{name: "eGov mobile signature after the link expired", chat: 77, st: flows.State{Name: flows.SBinding, Lang: flows.Russian, Rev: 7, Nonce: "n1", LinkURL: "https://x.example/1", LinkExp: t0.Add(-time.Second)},
+			ev:   flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Rejected: flows.RejectedExpired},
+			want: flows.SUnbound, effects: "show(welcome,new,egov.rejected.expired)"},
+		{name: "eGov mobile refusal for another link is ignored", chat: 77, st: flows.State{Name: flows.SBinding, Lang: flows.Russian, Rev: 7, Nonce: "n2", LinkURL: "https://x.example/2", LinkExp: t0.Add(time.Minute)},
+			ev: flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Rejected: flows.RejectedAltered}, want: flows.SBinding, effects: ""},
+		{name: "eGov mobile refusal outside a signing screen is ignored", chat: 77, st: live(flows.SMenu, 0, 0, ""),
+			ev: flows.Signed{Action: kezekbot.ActionBind, Nonce: "n1", Rejected: flows.RejectedAltered}, want: flows.SMenu, effects: ""},
 		{name: "typed IIN is never proof", chat: 77, st: unbound(), ev: flows.Text{Text: "791028 302728"},
 			want: flows.SUnbound, effects: "show(welcome,new,notice.iin_not_proof)",
 			check: func(t *testing.T, _ *fixture, st flows.State, _ flows.Screen) {

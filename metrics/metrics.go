@@ -55,8 +55,8 @@ type Metrics struct {
 	revokes    *children[string, prometheus.Counter]
 	deliveries *children[string, prometheus.Counter]
 	queueLag   prometheus.Gauge
-	city       *cityMetrics // city.go
 	loopsDown  *children[string, prometheus.Gauge]
+	city       *cityMetrics // city.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two

@@ -37,6 +37,9 @@ type Persona struct {
 	Role   string `json:"role"` // parent | staff
 	Lang   string `json:"lang"` // Telegram language_code
 	Note   string `json:"note"` // what the demo data holds for this persona
+	// Device is "phone" for a persona on a phone: the page draws the chat phone-sized and
+	// opens links in a phone-sized window, where the signing page offers eGov mobile first.
+	Device string `json:"device,omitempty"`
 }
 
 // Event is one thing the page draws in a chat.

@@ -51,5 +51,18 @@
 // Config.NCALayerURL) to sign it with kz.gov.pki.knca.basics and falls back to the legacy
 // commonUtils.signXml, and posts the result. The page has no inline script or style; every
 // response carries a strict Content-Security-Policy whose connect-src names the NCALayer URL.
-// Package fakencalayer stands in for NCALayer in tests and the sandbox.
+//
+// # The eGov mobile route
+//
+// With Config.EGov on, the same link also serves eGov's QR-signing protocol (egov.go): the page
+// shows a QR code of mobileSign:<API №1> on a computer and a launcher button on a phone
+// (egov.js picks the order, with a switch), API №1 (/s/{token}/egov) hands the app the
+// document's URI with a one-time bearer token kept hashed in the link's notes (NoteStore), and
+// API №2 (/s/{token}/egov/document) gives the exact XML (GET) and takes the signature back
+// (PUT), which goes through accept like a POST from the page. The page polls
+// /s/{token}/status for the outcome; refusals that leave the link alive are also told in the
+// chat (flows.Signed.Rejected), since the parent is in the app, not on the page.
+//
+// Package fakencalayer stands in for NCALayer in tests and the sandbox; package fakeegov for
+// the eGov mobile app.
 package signerlink

@@ -41,13 +41,14 @@ const (
 var (
 	//go:embed templates/page.html
 	templateFS embed.FS
-	//go:embed static/sign.js static/style.css
+	//go:embed static/sign.js static/egov.js static/style.css
 	staticFS embed.FS
 
 	pageTmpl = template.Must(template.ParseFS(templateFS, "templates/page.html"))
 
 	staticTypes = map[string]string{
 		"sign.js":   "text/javascript; charset=utf-8",
+		"egov.js":   "text/javascript; charset=utf-8",
 		"style.css": "text/css; charset=utf-8",
 	}
 )
@@ -85,6 +86,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAccept(w, r, token)
 	case sub == "document" && get:
 		s.serveDocument(w, r, token)
+	case sub == "egov" || strings.HasPrefix(sub, "egov/"):
+		s.serveEGov(w, r, token, sub)
+	case sub == "status" && get && s.egov.Enabled:
+		s.serveStatus(w, r, token)
+	case sub == "qr.png" && get && s.egov.Enabled:
+		s.serveQR(w, r, token)
 	case sub == "":
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -262,6 +269,11 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	for _, k := range []string{"connecting", "choose", "sending", "not_running", "cancelled", "timeout", "ncalayer_error", "network"} {
 		data.Messages[k] = t(lang, "js."+k)
 	}
+	if s.egov.Enabled {
+		s.egovPage(&data, lang, token, l.rec.Action)
+	} else {
+		data.PhoneNote = t(lang, "page.phone_no_egov")
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -307,6 +319,7 @@ func (s *Service) serveAccept(w http.ResponseWriter, r *http.Request, token stri
 	}
 	res := s.accept(ctx, l, body)
 	s.logAccept(ctx, l, res)
+	s.noteOutcome(ctx, l, "ncalayer", res) // for another tab's (or the phone route's) poll
 	s.renderError(w, r, lang, res.reason, res.refusal)
 }
 
@@ -378,10 +391,13 @@ type pageData struct {
 	InstallURL             string
 	Lead, Summary, KeyHint string
 	Need, NoJS, SignLabel  string
+	PhoneNote              string // shown on phones when there is no eGov mobile route
 	Consequence            string
 	Fields                 []field
 	Expires                string
 	Messages               map[string]string
+	// The eGov mobile route (EGov nil when it is off).
+	EGov *egovPage
 	// Result pages.
 	OK      bool
 	Message string

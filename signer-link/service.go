@@ -84,10 +84,12 @@ type Config struct {
 	// SignTimeout is how long the page waits for NCALayer (the parent finds the key file and
 	// types the password meanwhile); DefaultSignTimeout when zero.
 	SignTimeout time.Duration
-	Links       LinkStore
-	Store       Store
-	Verifier    Verifier
-	Resumer     Resumer
+	// EGov turns on the eGov mobile route (API №1 and №2, the QR code, the status poll).
+	EGov     EGov
+	Links    LinkStore
+	Store    Store
+	Verifier Verifier
+	Resumer  Resumer
 
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil. Tests pin it.
@@ -106,6 +108,7 @@ type Service struct {
 	store    Store
 	verifier Verifier
 	resumer  Resumer
+	egov     EGov
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -134,6 +137,7 @@ func New(cfg Config) (*Service, error) {
 		store:    cfg.Store,
 		verifier: cfg.Verifier,
 		resumer:  cfg.Resumer,
+		egov:     cfg.EGov,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 	}
@@ -151,6 +155,9 @@ func New(cfg Config) (*Service, error) {
 		strings.ContainsAny(s.ncalayer, " ;,'\"") {
 		// The URL goes into the CSP header verbatim; anything that could end a directive is out.
 		return nil, fmt.Errorf("signer-link: NCALayer URL must be a ws:// or wss:// URL")
+	}
+	if err := s.egov.validate(); err != nil {
+		return nil, fmt.Errorf("signer-link: %w", err)
 	}
 	if s.log == nil {
 		s.log = slog.Default()

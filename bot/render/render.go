@@ -45,6 +45,10 @@ type Message struct {
 type Renderer struct {
 	cat   *i18n.Catalog
 	langs map[string]*langTexts
+	// PhoneRoute adds a line to the signing-link screens saying which route fits which device
+	// (eGov mobile on a phone, NCALayer or the QR code on a computer). Set it before use when
+	// the signing pages serve eGov mobile.
+	PhoneRoute bool
 }
 
 // langTexts caches, for one language, the texts that take no arguments: escaped for HTML, and
@@ -399,6 +403,7 @@ func (w *writer) screen() {
 	case flows.ScreenBindLink:
 		w.title("bind_link.title")
 		w.text("bind_link.body", nil)
+		w.routeHint()
 		w.linkExpiry("bind_link.expires")
 	case flows.ScreenBound:
 		w.title("bound.title")
@@ -433,6 +438,7 @@ func (w *writer) screen() {
 		}
 		w.nl()
 		w.text("sign_link.body", nil)
+		w.routeHint()
 		w.linkExpiry("sign_link.expires")
 	case flows.ScreenRevoked:
 		w.revoked()
@@ -454,6 +460,14 @@ func (w *writer) screen() {
 			key = "error." + kezekbot.EINTERNAL
 		}
 		w.text(key, nil)
+	}
+}
+
+// routeHint is one line on which route fits the parent's device, when there are two.
+func (w *writer) routeHint() {
+	if w.r.PhoneRoute {
+		w.raw("\n\n")
+		w.text("egov.route_hint", nil)
 	}
 }
 

@@ -520,3 +520,23 @@ func BenchmarkRenderCard(b *testing.B) {
 		_ = r.Screen(s)
 	}
 }
+
+// TestPhoneRouteHint: with the eGov mobile route on, both link screens say in one line which
+// route fits which device; without it, they do not mention eGov mobile.
+func TestPhoneRouteHint(t *testing.T) {
+	r := newRenderer(t)
+	link := &flows.Link{URL: "https://sign.example/l/abc", Expires: now.Add(15 * time.Minute), Nonce: "n"}
+	for _, kind := range []flows.ScreenKind{flows.ScreenBindLink, flows.ScreenSignLink} {
+		for _, lang := range []flows.Lang{flows.Kazakh, flows.Russian} {
+			s := flows.Screen{Kind: kind, Lang: lang, Link: link}
+			r.PhoneRoute = false
+			if m := r.Screen(s); strings.Contains(m.Text, "eGov") {
+				t.Errorf("%s/%s without the phone route mentions eGov:\n%s", lang, kind, m.Text)
+			}
+			r.PhoneRoute = true
+			if m := r.Screen(s); strings.Count(m.Text, "eGov mobile") != 2 || !strings.Contains(m.Text, "NCALayer") {
+				t.Errorf("%s/%s lacks the route line:\n%s", lang, kind, m.Text)
+			}
+		}
+	}
+}

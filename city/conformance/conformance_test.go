@@ -73,6 +73,14 @@ func TestPassesAgainstTheReferenceCity(t *testing.T) {
 	}
 }
 
+// Out-of-order and repeated changes are within the contract: the kit still passes.
+func TestPassesWithReorderedFeed(t *testing.T) {
+	_, c, o := setup(t, refcity.Faults{OutOfOrderRate: 1, DuplicateRate: 0.5})
+	if rows := conformance.Run(t.Context(), c, o); conformance.Failed(rows) {
+		t.Fatalf("failed:\n%s", table(rows))
+	}
+}
+
 func TestFailsWithAClearRow(t *testing.T) {
 	_, c, o := setup(t, refcity.Faults{MalformedRate: 1})
 	rows := conformance.Run(t.Context(), c, o)

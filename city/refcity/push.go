@@ -2,6 +2,7 @@ package refcity
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,6 +85,14 @@ func (c *City) push(ctx context.Context, hc *http.Client, url string, changes []
 	body, err := json.Marshal(city.ChangePage{Changes: changes})
 	if err != nil {
 		return fmt.Errorf("encode push: %w", err)
+	}
+	if limit := cmp.Or(c.cfg.PushMaxBody, city.MaxPushBody); len(body) > limit && len(changes) > 1 {
+		// kezekbot answers 413 above its limit: send the batch in halves, in order.
+		h := len(changes) / 2
+		if err := c.push(ctx, hc, url, changes[:h]); err != nil {
+			return err
+		}
+		return c.push(ctx, hc, url, changes[h:])
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

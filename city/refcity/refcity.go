@@ -45,9 +45,11 @@ type Config struct {
 	PushURL    string
 	PushSecret []byte
 	PushClient *http.Client
-	// PushBatch is the most changes one push carries (default 100).
-	PushBatch int
-	Log       *slog.Logger
+	// PushBatch is the most changes one push carries (default 100); a batch whose body is over
+	// PushMaxBody (default city.MaxPushBody, kezekbot's limit) is sent in halves.
+	PushBatch   int
+	PushMaxBody int
+	Log         *slog.Logger
 }
 
 // City is a reference city. Its methods and handler are safe for concurrent use.

@@ -419,6 +419,10 @@ func TestPusher(t *testing.T) {
 	fails := 2
 	kezek := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if len(body) > 8<<10 {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
 		if r.URL.Path != city.PushPath || city.VerifySignature(secret, r.Header.Get(city.HeaderSignature), body, time.Now()) != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -443,7 +447,8 @@ func TestPusher(t *testing.T) {
 	}))
 	defer kezek.Close()
 	f := newFixture(t, func(c *refcity.Config) {
-		c.PushURL, c.PushSecret, c.PushBatch, c.Now = kezek.URL, secret, 3, time.Now
+		// Batches of 6 are over the 8 KiB the fake kezekbot takes: sent in halves.
+		c.PushURL, c.PushSecret, c.PushBatch, c.PushMaxBody, c.Now = kezek.URL, secret, 6, 8<<10, time.Now
 		c.Faults = refcity.Faults{DuplicateRate: 1, OutOfOrderRate: 1}
 	})
 	ctx, cancel := context.WithCancel(t.Context())

@@ -46,6 +46,12 @@ type appOptions struct {
 	// redisPrefix replaces the default Redis key prefix, so that tests sharing a Redis
 	// database keep their keys apart; "" means the store's default.
 	redisPrefix string
+	// egovDefault is whether eGov mobile is on when KEZEKBOT_EGOV is not set (on in the
+	// sandbox, off for serve).
+	egovDefault bool
+	// egovSandbox is the sandbox's fake eGov mobile endpoint, shown on signing pages as a
+	// «sandbox eGov mobile» button; "" outside the sandbox.
+	egovSandbox string
 }
 
 // app is one running kezekbot: stores, the bot, the signing pages and the HTTP server. It is
@@ -157,11 +163,23 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		}
 		record = a.city.record
 	}
+	var egov signerlink.EGov
+	if cfg.egovOn(o.egovDefault) {
+		bin := cfg.EGovBIN
+		if bin == "" {
+			bin = sandboxBIN // validateServe requires one in serve; the sandbox shows a placeholder
+		}
+		egov = signerlink.EGov{
+			Enabled: true, OrgKK: cfg.EGovOrgKK, OrgRU: cfg.EGovOrgRU, OrgEN: cfg.EGovOrgEN, BIN: bin,
+			AuthType: cfg.EGovAuthType, Launcher: cfg.EGovLauncher, Notes: a.rdb, SandboxURL: o.egovSandbox,
+		}
+	}
 	a.signer, err = signerlink.New(signerlink.Config{
 		PublicURL:   cfg.PublicURL,
 		Keys:        keys,
 		TTL:         cfg.LinkTTL,
 		NCALayerURL: o.ncaLayerURL,
+		EGov:        egov,
 		Links:       a.rdb,
 		Store:       revocationMetrics{Store: record, m: a.metrics},
 		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
@@ -183,11 +201,13 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	}
 
 	machine := &flows.Machine{Data: record, Links: a.signer, Now: o.now}
+	rnd := render.New(cat)
+	rnd.PhoneRoute = egov.Enabled // the link screens say which route fits which device
 	// Staff members' /broadcast and its dialog go to the staff dialog (flows/staff), whose
 	// store effects the broadcast replica carries out; everything else to the parents'.
 	a.intake, err = bot.NewIntake(bot.IntakeOptions{
 		Steps:         stateMetrics{s: staffRouter{parents: machine, members: a.db, effects: a.replica}, m: a.metrics},
-		Render:        bot.RenderAdapter{R: render.New(cat)},
+		Render:        bot.RenderAdapter{R: rnd},
 		Turns:         a.rdb,
 		Send:          a.sender,
 		MaxConcurrent: cfg.Concurrency,

@@ -197,7 +197,8 @@ func runCityServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return cliFail(stderr, name, usagef("%v", err))
 	}
-	srv := &http.Server{Addr: *addr, Handler: rc, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: rc, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if *certFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if *clientCA != "" {

@@ -48,6 +48,13 @@ type Config struct {
 	BroadcastRate  float64
 	ReminderBefore time.Duration
 	City           CityConfig // cityconfig.go
+	EGov           string // on | off | "" (off for serve, on in the sandbox)
+	EGovOrgKK      string
+	EGovOrgRU      string
+	EGovOrgEN      string
+	EGovBIN        string
+	EGovAuthType   string
+	EGovLauncher   string
 }
 
 // secret is a string that does not print itself.
@@ -258,6 +265,60 @@ var configFields = []configField{
 		return nil
 	}},
 	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"KEZEKBOT_EGOV", "egov", "", "eGov mobile signing (QR code and phone) on the signing pages: on or off (default: off for serve until the domain is on eGov mobile's allow-list, on in the sandbox)", func(c *Config, v string) error {
+		if v != "" && v != "on" && v != "off" {
+			return fmt.Errorf("want on or off, got %q", v)
+		}
+		c.EGov = v
+		return nil
+	}},
+	{"KEZEKBOT_EGOV_ORG_KK", "egov-org-kk", "kezekbot — Астана балабақшаларының кезегі", "organisation name eGov mobile shows, in Kazakh", egovOrgField(func(c *Config) *string { return &c.EGovOrgKK })},
+	{"KEZEKBOT_EGOV_ORG_RU", "egov-org-ru", "kezekbot — очередь в детские сады Астаны", "organisation name eGov mobile shows, in Russian", egovOrgField(func(c *Config) *string { return &c.EGovOrgRU })},
+	{"KEZEKBOT_EGOV_ORG_EN", "egov-org-en", "kezekbot — Astana kindergarten queue", "organisation name eGov mobile shows, in English", egovOrgField(func(c *Config) *string { return &c.EGovOrgEN })},
+	{"KEZEKBOT_EGOV_BIN", "egov-bin", "", "BIN (12 digits) of the organisation eGov mobile shows; required when eGov mobile is on in serve", func(c *Config, v string) error {
+		if v != "" && !binRe.MatchString(v) {
+			return fmt.Errorf("want 12 digits, got %q", v)
+		}
+		c.EGovBIN = v
+		return nil
+	}},
+	{"KEZEKBOT_EGOV_AUTH_TYPE", "egov-auth-type", signerlink.EGovAuthToken, "auth_type of API №1: Token (the eGov spec) or Bearer (seen in public integrations)", func(c *Config, v string) error {
+		if v != signerlink.EGovAuthToken && v != signerlink.EGovAuthBearer {
+			return fmt.Errorf("want %s or %s, got %q", signerlink.EGovAuthToken, signerlink.EGovAuthBearer, v)
+		}
+		c.EGovAuthType = v
+		return nil
+	}},
+	{"KEZEKBOT_EGOV_LAUNCHER", "egov-launcher", signerlink.DefaultEGovLauncher, "same-device eGov mobile link; {link} is replaced by the escaped API №1 URL", func(c *Config, v string) error {
+		if err := signerlink.ValidateLauncher(v); err != nil {
+			return errors.New("want an http(s) URL with {link} at most once")
+		}
+		c.EGovLauncher = v
+		return nil
+	}},
+}
+
+var binRe = regexp.MustCompile(`^[0-9]{12}$`)
+
+func egovOrgField(dst func(c *Config) *string) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" || len(v) > 300 {
+			return errors.New("want 1-300 characters")
+		}
+		*dst(c) = v
+		return nil
+	}
+}
+
+// egovOn reports whether the signing pages serve eGov mobile; def is the command's default.
+func (c *Config) egovOn(def bool) bool {
+	switch c.EGov {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return def
 }
 
 var (
@@ -320,6 +381,14 @@ func (c *Config) validateServe() error {
 	}
 	if c.Mode == "webhook" && c.LinkKeys == "" {
 		return usagef("KEZEKBOT_LINK_KEYS: required in webhook mode, so that every replica accepts the same signing links")
+	}
+	if c.egovOn(false) {
+		if c.EGovBIN == "" {
+			return usagef("KEZEKBOT_EGOV_BIN: required when KEZEKBOT_EGOV=on (the BIN the eGov mobile app shows the parent)")
+		}
+		if !strings.HasPrefix(c.PublicURL, "https://") {
+			return usagef("KEZEKBOT_PUBLIC_URL: eGov mobile calls the signing API over https only; set an https URL or KEZEKBOT_EGOV=off")
+		}
 	}
 	return c.City.validate(true)
 }

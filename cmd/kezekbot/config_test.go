@@ -114,3 +114,50 @@ func TestRunUnknownSubcommand(t *testing.T) {
 		t.Fatalf("help: %d %s", code, out.String())
 	}
 }
+
+func TestEGovConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr string
+	}{
+		{map[string]string{"KEZEKBOT_EGOV": "yes"}, "KEZEKBOT_EGOV (-egov): want on or off"},
+		{map[string]string{"KEZEKBOT_EGOV_BIN": "12345"}, "KEZEKBOT_EGOV_BIN"},
+		{map[string]string{"KEZEKBOT_EGOV_ORG_KK": "  "}, "KEZEKBOT_EGOV_ORG_KK"},
+		{map[string]string{"KEZEKBOT_EGOV_ORG_EN": strings.Repeat("x", 301)}, "KEZEKBOT_EGOV_ORG_EN"},
+		{map[string]string{"KEZEKBOT_EGOV_AUTH_TYPE": "Eds"}, "KEZEKBOT_EGOV_AUTH_TYPE"},
+		{map[string]string{"KEZEKBOT_EGOV_LAUNCHER": "mobileSign:{link}"}, "KEZEKBOT_EGOV_LAUNCHER"},
+	} {
+		_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(tc.env))
+		var u *usageError
+		if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: err = %v, want a one-line usage error with %q", tc.env, err, tc.wantErr)
+		}
+	}
+
+	c, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.egovOn(false) || !c.egovOn(true) || c.EGovAuthType != "Token" || c.EGovLauncher != "https://m.egov.kz/mobileSign/?link={link}" {
+		t.Errorf("defaults: on %v/%v, auth %q, launcher %q", c.egovOn(false), c.egovOn(true), c.EGovAuthType, c.EGovLauncher)
+	}
+
+	// serve with eGov mobile on needs a BIN and an https public URL.
+	c.Token, c.TrustDir, c.EGov = "123:abc", t.TempDir(), "on"
+	if err := c.validateServe(); err == nil || !strings.Contains(err.Error(), "KEZEKBOT_EGOV_BIN") {
+		t.Errorf("validateServe = %v, want KEZEKBOT_EGOV_BIN", err)
+	}
+	c.EGovBIN = "210240012345"
+	if err := c.validateServe(); err == nil || !strings.Contains(err.Error(), "KEZEKBOT_PUBLIC_URL") {
+		t.Errorf("validateServe = %v, want KEZEKBOT_PUBLIC_URL", err)
+	}
+	c.PublicURL = "https://kezek.example.kz"
+	if err := c.validateServe(); err != nil {
+		t.Error(err)
+	}
+	c.EGov, c.EGovBIN, c.PublicURL = "off", "", "http://127.0.0.1:8080"
+	if err := c.validateServe(); err != nil {
+		t.Error(err)
+	}
+}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/sandbox"
+	"github.com/kezekbot/kezekbot/signer-link/fakeegov"
 	"github.com/kezekbot/kezekbot/signer-link/fakencalayer"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig"
 	"github.com/kezekbot/kezekbot/signer-link/xmlsig/xmlsigtest"
@@ -30,9 +33,22 @@ const sandboxToken = "100000001:SANDBOX-not-a-telegram-token-xxxxx"
 // Sandbox chat ids: demo parents from 1001, a parent unknown to the registry, a staff member.
 const (
 	sandboxFirstParent = 1001
+	sandboxPhone       = 1501 // the phone persona: demo parent sandboxPhoneParent on a phone
 	sandboxStranger    = 1901
 	sandboxStaff       = 9001
 )
+
+// sandboxPhoneParent is the demo parent the phone persona is: one with a revocable referral,
+// other than the first, so the two routes can be tried side by side, and the one with GOST
+// keys (sandboxGOSTParent), so the phone route runs with GOST end to end.
+const sandboxPhoneParent = sandboxGOSTParent
+
+// sandboxBIN is the placeholder BIN eGov mobile shows in the sandbox (and in serve, never:
+// serve requires KEZEKBOT_EGOV_BIN when eGov mobile is on).
+const sandboxBIN = "000000000000"
+
+// sandboxEGovPath is where the signing page's «sandbox eGov mobile» button posts the link.
+const sandboxEGovPath = "/sandbox/egov"
 
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -98,8 +114,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log:         log,
 		trust:       signer.trust,
 		ncaLayerURL: signer.nca.URL(),
+		egovDefault: true,
+		egovSandbox: sandboxEGovPath,
 		routes: func(mux *http.ServeMux) {
 			mux.Handle("/tg/", http.StripPrefix("/tg", api))
+			mux.Handle("POST "+sandboxEGovPath, signer.egovHandler(cfg.PublicURL, log))
 			mux.Handle("GET /{$}", ui)
 			mux.Handle("/sandbox/", ui)
 		},
@@ -135,6 +154,7 @@ const sandboxGOSTParent = 3
 type sandboxSigner struct {
 	trust *xmlsig.TrustStore
 	nca   *fakencalayer.Server
+	egov  *fakeegov.Client
 }
 
 func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
@@ -171,19 +191,63 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 			}
 		}
 		byChat[strconv.Itoa(sandboxFirstParent+i)] = k
+		if i == sandboxPhoneParent {
+			byChat[strconv.Itoa(sandboxPhone)] = k
+		}
+	}
+	keysFor := func(doc string) (auth, sign *xmlsigtest.Person) {
+		k := byChat[chatOfDocument(doc)]
+		return k.auth, k.sign
 	}
 	nca, err := fakencalayer.Start(ctx, fakencalayer.Options{
 		// The document names the chat it was issued for; sign as that chat's demo parent, the
 		// way a parent at their own computer would. A chat with no demo parent has no key.
-		KeysFor: func(doc string) (auth, sign *xmlsigtest.Person) {
-			k := byChat[chatOfDocument(doc)]
-			return k.auth, k.sign
-		},
+		KeysFor: keysFor,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox NCALayer: %w", err)
 	}
-	return &sandboxSigner{trust: xmlsigtest.TrustStoreOf(rsaCA, gostCA), nca: nca}, nil
+	// The same keys in a fake eGov mobile app: the phone route signs as the same parent.
+	egov := fakeegov.New(fakeegov.Options{KeysFor: keysFor})
+	return &sandboxSigner{trust: xmlsigtest.TrustStoreOf(rsaCA, gostCA), nca: nca, egov: egov}, nil
+}
+
+// egovHandler is the «sandbox eGov mobile» button's endpoint: POST {"link":"mobileSign:…"}
+// and the fake app does what the real one does with a scanned link — API №1, API №2, signs
+// with the demo parent's TEST key, PUTs it back — and answers with the app's last answer.
+// Only links of this server are followed (it must not fetch anything else on a request).
+func (ss *sandboxSigner) egovHandler(publicURL string, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		// A cross-site form cannot send JSON without a preflight we never answer.
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			_, _ = io.WriteString(w, `{"status":"error","code":"content_type"}`+"\n")
+			return
+		}
+		var req struct {
+			Link string `json:"link"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"status":"error","code":"bad_json"}`+"\n")
+			return
+		}
+		api1, err := fakeegov.API1URL(req.Link)
+		if err != nil || !strings.HasPrefix(api1, publicURL+"/s/") {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"status":"error","code":"not_our_link"}`+"\n")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		ans, err := ss.egov.SignLink(ctx, req.Link)
+		if err != nil {
+			log.WarnContext(ctx, "sandbox eGov mobile", "err", err)
+		}
+		_ = json.NewEncoder(w).Encode(ans)
+	})
 }
 
 // chatOfDocument finds the text of the <chat> element of a document we issued.
@@ -208,6 +272,11 @@ func sandboxPersonas() []sandbox.Persona {
 			Note: note,
 		})
 	}
+	phone := postgres.DemoParents[sandboxPhoneParent]
+	out = append(out, sandbox.Persona{
+		ChatID: sandboxPhone, Name: phone.Name + " (телефон)", Role: "parent", Lang: phone.Lang, Device: "phone",
+		Note: "the same demo parent on a phone: links open phone-sized; sign with «sandbox eGov mobile»",
+	})
 	out = append(out, sandbox.Persona{ChatID: sandboxStranger, Name: "Гость", Role: "parent", Lang: "ru", Note: "no applications in the registry"})
 	out = append(out, sandbox.Persona{ChatID: sandboxStaff, Name: "Оператор (staff)", Role: "staff", Lang: "ru",
 		Note: "a staff operator: /broadcast sends a message to the demo parents who bound the bot"})

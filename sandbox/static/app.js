@@ -58,6 +58,13 @@ function keyboard(markup, chat, msgID) {
       if (b.url) {
         el = document.createElement("a");
         if (/^https?:\/\//i.test(b.url)) { el.href = b.url; el.target = "_blank"; el.rel = "noopener"; }
+        if (el.href && phonePersona()) {
+          // A phone: the link opens phone-sized, as in Telegram's in-app browser.
+          el.addEventListener("click", (e) => {
+            e.preventDefault();
+            window.open(b.url, "_blank", "popup,noopener,width=390,height=844");
+          });
+        }
       } else {
         el = document.createElement("button");
         el.type = "button";
@@ -127,8 +134,14 @@ async function poll(chat, gen) {
   }
 }
 
+function phonePersona() {
+  const p = state.personas.find((x) => x.chat_id === state.chat);
+  return !!p && p.device === "phone";
+}
+
 function select(p) {
   state.chat = p.chat_id;
+  document.body.classList.toggle("phone", p.device === "phone");
   state.gen++;
   for (const li of document.querySelectorAll("#personas li")) li.classList.toggle("active", li.dataset.chat === String(p.chat_id));
   $("chat-title").textContent = `${p.name} — ${p.role === "staff" ? "staff" : "parent"} (chat ${p.chat_id})`;

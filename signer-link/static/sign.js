@@ -261,6 +261,13 @@
       });
   }
 
+  // Without the eGov mobile route a phone cannot sign here: say so before the parent tries.
+  var phoneNote = document.getElementById('phone-note');
+  if (phoneNote && ((window.matchMedia && window.matchMedia('(max-width: 700px)').matches) ||
+      /Android|iPhone|iPad|iPod|Mobile/i.test(navigator.userAgent || ''))) {
+    phoneNote.hidden = false;
+  }
+
   button.addEventListener('click', run);
   button.disabled = false;
 }());

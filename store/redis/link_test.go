@@ -152,3 +152,30 @@ func TestConsumeLinkSingleUse(t *testing.T) {
 		t.Fatalf("%d consumers won, %d missed; want 1 and %d", won.Load(), missed.Load(), n-1)
 	}
 }
+
+func TestLinkNotes(t *testing.T) {
+	s := mustOpen(t, redisstore.Options{})
+	ctx := t.Context()
+	if m, err := s.LinkNotes(ctx, "nx"); err != nil || len(m) != 0 {
+		t.Fatalf("notes of an unknown nonce = %v, %v", m, err)
+	}
+	if err := s.SetLinkNotes(ctx, "nx", map[string]string{"a": "1", "b": "2"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLinkNotes(ctx, "nx", map[string]string{"b": "3"}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.LinkNotes(ctx, "nx")
+	if err != nil || m["a"] != "1" || m["b"] != "3" || len(m) != 2 {
+		t.Fatalf("notes = %v, %v", m, err)
+	}
+	if pttl := s.Client().PTTL(ctx, key(s, "lx:nx")).Val(); pttl <= time.Minute || pttl > 2*time.Minute {
+		t.Fatalf("notes TTL = %v, want the last one set (≤ 2m)", pttl)
+	}
+	if err := s.SetLinkNotes(ctx, "", map[string]string{"a": "1"}, time.Minute); err == nil {
+		t.Fatal("empty nonce accepted")
+	}
+	if err := s.SetLinkNotes(ctx, "ny", map[string]string{"a": "1"}, 0); err == nil {
+		t.Fatal("zero TTL accepted")
+	}
+}

@@ -13,6 +13,7 @@
 //	<p>{<chat>}:u:<update> dedupe mark: "p<owner>" while in progress, "d" once handled
 //	<p>ln:<nonce>          hash: b = link blob, s = scope
 //	<p>ls:<scope>          the nonce currently live for scope
+//	<p>lx:<nonce>          hash: a link's notes (eGov mobile steps, token hash, last outcome)
 //	<p>rl:<key>            GCRA theoretical arrival time (µs, server clock)
 //	<p>pz:<key>            exists while key is paused
 //
