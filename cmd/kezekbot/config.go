@@ -48,7 +48,7 @@ type Config struct {
 	BroadcastRate  float64
 	ReminderBefore time.Duration
 	City           CityConfig // cityconfig.go
-	EGov           string // on | off | "" (off for serve, on in the sandbox)
+	EGov           string     // on | off | "" (off for serve, on in the sandbox)
 	EGovOrgKK      string
 	EGovOrgRU      string
 	EGovOrgEN      string
