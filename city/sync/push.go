@@ -343,9 +343,8 @@ func jsonProblem(err error) string {
 	if errors.As(err, &se) {
 		return "malformed JSON"
 	}
-	var ke *kezekbot.Error
-	if errors.As(err, &ke) {
-		return "invalid IIN (" + ke.Message + ")" // ParseIIN's messages quote no digits
+	if kezekbot.ErrorCode(err) == kezekbot.EINVALID {
+		return "invalid IIN" // the only text field that validates itself; ParseIIN's message may quote a digit
 	}
 	return "malformed change"
 }

@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	citysync "github.com/kezekbot/kezekbot/city/sync"
 )
 
 // CityConfig is the system of record's settings (issue 10): embedded (kezekbot's own tables,
@@ -20,9 +18,9 @@ type CityConfig struct {
 	CAFile       string
 	ReadTimeout  time.Duration
 	FeedMode     string // pull | push | both
-	PushSecrets  secret
-	PullInterval time.Duration
 	GiveUpNotice time.Duration
+	// The push secrets, the push body limit and the pull interval are Config's CityPush*,
+	// CityPullInterval (config.go, next to the change feed's helpers in citysync.go).
 }
 
 // Queue modes.
@@ -94,29 +92,20 @@ var cityConfigFields = []configField{
 		c.City.FeedMode = v
 		return nil
 	}},
-	{"KEZEKBOT_CITY_PUSH_SECRETS", "city-push-secrets", "", "HMAC secrets of pushed changes, newest first, comma-separated (push and both modes)", func(c *Config, v string) error {
-		if v != "" {
-			if _, err := citysync.ParseSecrets(v); err != nil {
-				return err
-			}
-		}
-		c.City.PushSecrets = secret(v)
-		return nil
-	}},
-	{"KEZEKBOT_CITY_PULL_INTERVAL", "city-pull-interval", "2s", "how often the change feed is asked when it had nothing new", durationField(func(c *Config) *time.Duration { return &c.City.PullInterval })},
 	{"KEZEKBOT_CITY_GIVE_UP_NOTICE", "city-give-up-notice", "30m", "after how long without the city's answer a parent is told their revocation is still queued", durationField(func(c *Config) *time.Duration { return &c.City.GiveUpNotice })},
 }
 
-// validate checks the combinations of the city settings. The sandbox fills URL and Token
+// validateCity checks the combinations of the city settings. The sandbox fills URL and Token
 // itself (its reference city), so they are only required by serve (requireURL).
-func (cc *CityConfig) validate(requireURL bool) error {
+func (c *Config) validateCity(requireURL bool) error {
+	cc := &c.City
 	if cc.Queue != queueCity {
 		return nil
 	}
 	if (cc.CertFile == "") != (cc.KeyFile == "") {
 		return usagef("KEZEKBOT_CITY_CERT and KEZEKBOT_CITY_KEY: mutual TLS needs both the certificate and its key")
 	}
-	if (cc.FeedMode == "push" || cc.FeedMode == "both") && cc.PushSecrets == "" {
+	if (cc.FeedMode == "push" || cc.FeedMode == "both") && c.CityPushSecrets == "" {
 		return usagef("KEZEKBOT_CITY_PUSH_SECRETS: required when KEZEKBOT_CITY_MODE=%s, so that only the city can push changes", cc.FeedMode)
 	}
 	if !requireURL {

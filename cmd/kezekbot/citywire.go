@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -54,22 +55,18 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 		ReadResult: cmdMetrics.CityRead,
 	}
 	feed := metrics.NewCityFeed(a.reg)
+	feedLog := a.log.With("component", "city-feed")
 	if cc.FeedMode == "pull" || cc.FeedMode == "both" {
-		p.puller = citysync.NewPuller(a.db, client, citysync.PullConfig{
-			Interval: cc.PullInterval, Log: a.log.With("component", "city-feed"), Metrics: feed,
-		})
+		p.puller = cfg.cityPuller(a.db, client, feedLog, feed)
 	}
 	if cc.FeedMode == "push" || cc.FeedMode == "both" {
-		secrets, err := citysync.ParseSecrets(string(cc.PushSecrets))
-		if err != nil {
-			return nil, usagef("KEZEKBOT_CITY_PUSH_SECRETS: %v", err)
-		}
-		h, err := citysync.NewPushHandler(a.db, citysync.PushConfig{Secrets: secrets, Log: a.log.With("component", "city-push"), Metrics: feed})
-		if err != nil {
+		if p.push, err = cfg.cityPushHandler(a.db, feedLog, feed); err != nil {
 			return nil, err
 		}
-		p.push = h
 	}
+	a.background = append(a.background, func(ctx context.Context) error {
+		return citysync.RunPruner(ctx, a.db, 0, feedLog) // forgets applied change ids after 30 days
+	})
 	a.background = append(a.background, p.deliverer.Run, p.record.RunRefresher)
 	if p.puller != nil {
 		a.background = append(a.background, p.puller.Run)
@@ -80,6 +77,6 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 // cityRoutes mounts the push endpoint of the change feed.
 func (a *app) cityRoutes() {
 	if a.city != nil && a.city.push != nil {
-		a.mux.Handle("POST /city/changes", a.city.push)
+		a.mux.Handle("POST "+cityPushPath, a.city.push)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	citysync "github.com/kezekbot/kezekbot/city/sync"
 	signerlink "github.com/kezekbot/kezekbot/signer-link"
 )
 
@@ -55,6 +56,11 @@ type Config struct {
 	EGovBIN        string
 	EGovAuthType   string
 	EGovLauncher   string
+
+	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
+	CityPushSecrets  secret // empty: the push endpoint is off
+	CityPushMaxBody  int64
+	CityPullInterval time.Duration
 }
 
 // secret is a string that does not print itself.
@@ -264,6 +270,24 @@ var configFields = []configField{
 		c.ReminderBefore = d
 		return nil
 	}},
+	{"KEZEKBOT_CITY_PUSH_SECRETS", "city-push-secrets", "", "HMAC secrets of the city's pushes to POST /city/changes, newest first, comma-separated, ≥ 32 characters each (empty: push off)", func(c *Config, v string) error {
+		if v != "" {
+			if _, err := citysync.ParseSecrets(v); err != nil {
+				return err
+			}
+		}
+		c.CityPushSecrets = secret(v)
+		return nil
+	}},
+	{"KEZEKBOT_CITY_PUSH_MAX_BODY", "city-push-max-body", "1048576", "largest pushed body accepted, in bytes (larger: 413)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 64<<20 {
+			return fmt.Errorf("want a number of bytes from 1024 to %d, got %q", 64<<20, v)
+		}
+		c.CityPushMaxBody = n
+		return nil
+	}},
+	{"KEZEKBOT_CITY_PULL_INTERVAL", "city-pull-interval", "2s", "how often the city's change feed is polled when it had nothing new", durationField(func(c *Config) *time.Duration { return &c.CityPullInterval })},
 	{"KEZEKBOT_SHUTDOWN_GRACE", "shutdown-grace", "25s", "how long SIGTERM waits for in-flight updates", durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	{"KEZEKBOT_EGOV", "egov", "", "eGov mobile signing (QR code and phone) on the signing pages: on or off (default: off for serve until the domain is on eGov mobile's allow-list, on in the sandbox)", func(c *Config, v string) error {
 		if v != "" && v != "on" && v != "off" {
@@ -362,7 +386,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
-	if err := c.City.validate(false); err != nil {
+	if err := c.validateCity(false); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -390,7 +414,7 @@ func (c *Config) validateServe() error {
 			return usagef("KEZEKBOT_PUBLIC_URL: eGov mobile calls the signing API over https only; set an https URL or KEZEKBOT_EGOV=off")
 		}
 	}
-	return c.City.validate(true)
+	return c.validateCity(true)
 }
 
 // linkKeys returns the configured keys, or one random key for a single local process (links

@@ -88,7 +88,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 			defer rc.close()
 		}
-		if err := cfg.City.validate(true); err != nil {
+		if err := cfg.validateCity(true); err != nil {
 			_ = ln.Close()
 			return exitCode(stderr, "sandbox", err)
 		}

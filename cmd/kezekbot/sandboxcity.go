@@ -48,9 +48,9 @@ func startSandboxCity(cfg *Config, addr string, log *slog.Logger) (*sandboxCity,
 		}
 	}()
 	cfg.City.URL, cfg.City.Token = sc.url, secret(token)
-	if cfg.City.PullInterval > 500*time.Millisecond {
+	if cfg.CityPullInterval > 500*time.Millisecond {
 		// A sandbox shows a referral issued at the city within a second.
-		cfg.City.PullInterval = 500 * time.Millisecond
+		cfg.CityPullInterval = 500 * time.Millisecond
 	}
 	return sc, nil
 }

@@ -117,7 +117,11 @@ func lockMirror(ctx context.Context, tx pgx.Tx) error {
 // UpsertSnapshot stores a snapshot of one application read from the city (the card's
 // read-through) when its revision is newer than the mirror's, and reports whether it did. A
 // snapshot of the revision the mirror holds only moves synced_at (the city confirmed the copy
-// is current). It writes no notifications: the change feed brings those.
+// is current). It writes no notifications: the change feed brings those (a change the
+// read-through got ahead of still notifies; see feed_revision in 00013).
+//
+// a must be a whole snapshot (GET /v1/applications/{id}), not an item of a search list: lists
+// may leave referrals, history and documents out, and a snapshot without a referral deletes it.
 func (db *DB) UpsertSnapshot(ctx context.Context, a city.Application, syncedAt time.Time) (bool, error) {
 	if _, err := CheckSnapshot(a); err != nil {
 		return false, fmt.Errorf("upsert snapshot: %w", err)
@@ -137,7 +141,7 @@ func (db *DB) UpsertSnapshot(ctx context.Context, a city.Application, syncedAt t
 			}
 			return err
 		}
-		ids, err := writeSnapshots(ctx, tx, []city.Application{a}, stored, syncedAt)
+		ids, err := writeSnapshots(ctx, tx, []city.Application{a}, stored, false, syncedAt)
 		applied = len(ids) == 1
 		return err
 	})
@@ -183,7 +187,7 @@ func (db *DB) UpsertSnapshots(ctx context.Context, snaps []city.Application, syn
 				newer = append(newer, a)
 			}
 		}
-		written, err := writeSnapshots(ctx, tx, newer, stored, syncedAt)
+		written, err := writeSnapshots(ctx, tx, newer, stored, true, syncedAt)
 		n = len(written)
 		return err
 	})
@@ -197,25 +201,29 @@ func (db *DB) UpsertSnapshots(ctx context.Context, snaps []city.Application, syn
 type storedState struct {
 	exists   bool
 	revision int64 // 0 for a row kezekbot numbers itself: any snapshot is newer
-	status   string
-	queue    int
-	hash     []byte // details_hash: history and documents as last written
+	// feedRev is the highest revision the change feed (or an import, as a baseline) accounted
+	// for: a change above it notifies, even when a read-through already wrote its data.
+	feedRev int64
+	status  string
+	queue   int
+	hash    []byte // details_hash: history and documents as last written
 }
 
 func storedStates(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]storedState, error) {
-	rows, err := tx.Query(ctx, `SELECT id, coalesce(revision, 0), status, queue_number, details_hash FROM applications WHERE id = ANY ($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT id, coalesce(revision, 0), coalesce(feed_revision, 0), status, queue_number, details_hash
+		FROM applications WHERE id = ANY ($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load stored revisions: %w", err)
 	}
 	out := make(map[int64]storedState, len(ids))
 	var (
-		id, rev int64
-		status  string
-		queue   int32
-		hash    []byte
+		id, rev, feed int64
+		status        string
+		queue         int32
+		hash          []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &rev, &status, &queue, &hash}, func() error {
-		out[id] = storedState{exists: true, revision: rev, status: status, queue: int(queue), hash: hash}
+	_, err = pgx.ForEachRow(rows, []any{&id, &rev, &feed, &status, &queue, &hash}, func() error {
+		out[id] = storedState{exists: true, revision: rev, feedRev: feed, status: status, queue: int(queue), hash: hash}
 		return nil
 	})
 	if err != nil {
@@ -340,7 +348,7 @@ func (db *DB) applyChanges(ctx context.Context, changes []city.Change, cur *curs
 			}
 			a := c.Application
 			prev := state[a.ID]
-			if a.Revision <= prev.revision {
+			if a.Revision <= prev.feedRev {
 				res.Stale++
 				continue
 			}
@@ -350,18 +358,37 @@ func (db *DB) applyChanges(ctx context.Context, changes []city.Change, cur *curs
 				return err
 			}
 			events = append(events, evs...)
-			state[a.ID] = storedState{exists: true, revision: a.Revision, status: a.Status, queue: a.QueueNumber}
-			if _, ok := final[a.ID]; !ok {
-				order = append(order, a.ID)
+			next := prev
+			next.exists, next.feedRev = true, a.Revision
+			if a.Revision > prev.revision {
+				next.revision, next.status, next.queue = a.Revision, a.Status, a.QueueNumber
+				if _, ok := final[a.ID]; !ok {
+					order = append(order, a.ID)
+				}
+				final[a.ID] = i
 			}
-			final[a.ID] = i
+			state[a.ID] = next
 		}
 		snaps := make([]city.Application, 0, len(order))
 		for _, id := range order {
 			snaps = append(snaps, changes[final[id]].Application)
 		}
-		if _, err := writeSnapshots(ctx, tx, snaps, stored, now); err != nil {
+		if _, err := writeSnapshots(ctx, tx, snaps, stored, true, now); err != nil {
 			return err
+		}
+		// Applications a read-through had already brought to this revision or beyond: only the
+		// feed's mark moves.
+		var feedIDs, feedRevs []int64
+		for id, st := range state {
+			if _, written := final[id]; !written && st.feedRev > stored[id].feedRev {
+				feedIDs, feedRevs = append(feedIDs, id), append(feedRevs, st.feedRev)
+			}
+		}
+		if len(feedIDs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE applications a SET feed_revision = x.r
+				FROM unnest($1::bigint[], $2::bigint[]) AS x (id, r) WHERE a.id = x.id`, feedIDs, feedRevs); err != nil {
+				return fmt.Errorf("move feed revisions: %w", err)
+			}
 		}
 		if err := writeOutbox(ctx, tx, events, now); err != nil {
 			return err
@@ -478,8 +505,10 @@ func writeOutbox(ctx context.Context, tx pgx.Tx, events []outboxRow, now time.Ti
 // filtered them under the mirror lock already; the condition keeps a bug from going back in
 // time). Of the written applications, referrals missing from the snapshot are deleted and
 // history and documents replaced (unless their hash is the stored one: stored is what the
-// caller read under the lock). It returns the ids of the applications written.
-func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, stored map[int64]storedState, syncedAt time.Time) ([]int64, error) {
+// caller read under the lock). feed says whether the snapshots come from the change feed or an
+// import (their revision becomes the feed's mark, above which changes notify) or from a
+// read-through (the mark stays). It returns the ids of the applications written.
+func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, stored map[int64]storedState, feed bool, syncedAt time.Time) ([]int64, error) {
 	if len(snaps) == 0 {
 		return nil, nil
 	}
@@ -564,8 +593,8 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		queues[i], bqueues[i] = int32(a.QueueNumber), int32(a.BenefitQueueNumber)
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO applications (id, revision, synced_at, number, child_id, applicant_id, benefit,
-			registered_at, pep_number, con_number, status, status_changed_at, queued_since, queue_number, benefit_queue_number, details_hash)
-		SELECT id, rev, $15, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn, dh
+			registered_at, pep_number, con_number, status, status_changed_at, queued_since, queue_number, benefit_queue_number, details_hash, feed_revision)
+		SELECT id, rev, $15, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn, dh, CASE WHEN $17 THEN rev END
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[],
 			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::int[], $14::int[], $16::bytea[])
 			AS x (id, rev, num, ch, ap, ben, reg, pep, con, st, stc, qs, qn, bqn, dh)
@@ -575,10 +604,10 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 			con_number = excluded.con_number, status = excluded.status, status_changed_at = excluded.status_changed_at,
 			queued_since = excluded.queued_since, queue_number = excluded.queue_number,
 			benefit_queue_number = excluded.benefit_queue_number, details_hash = excluded.details_hash,
-			version = applications.version + 1
+			feed_revision = coalesce(excluded.feed_revision, applications.feed_revision), version = applications.version + 1
 		WHERE applications.revision IS NULL OR applications.revision < excluded.revision
 		RETURNING id`,
-		ids, revs, numbers, childIDs, apps, benefits, registered, peps, cons, statuses, changed, since, queues, bqueues, syncedAt, hashes)
+		ids, revs, numbers, childIDs, apps, benefits, registered, peps, cons, statuses, changed, since, queues, bqueues, syncedAt, hashes, feed)
 	if err != nil {
 		return nil, fmt.Errorf("upsert applications: %w", err)
 	}

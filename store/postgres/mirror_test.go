@@ -311,3 +311,40 @@ func TestUpsertSnapshot(t *testing.T) {
 		t.Fatalf("prune: %d, %v", pruned, err)
 	}
 }
+
+// The card's read-through can bring a revision before the change feed does; the change still
+// notifies (once), it just does not rewrite the data. An import is a baseline: changes up to
+// its revisions notify nobody.
+func TestReadThroughThenFeed(t *testing.T) {
+	ctx := context.Background()
+	db := pgtestNew(t)
+	issued := citytest.Snapshot(20, 3) // referral_issued
+	bindChat(t, db, 9, issued.Applicant.IIN)
+	if ok, err := db.UpsertSnapshot(ctx, issued, now); err != nil || !ok {
+		t.Fatalf("read-through: %v %v", ok, err)
+	}
+	older := citytest.Snapshot(20, 2)
+	res, err := db.ApplyChanges(ctx, []city.Change{citytest.Change("f2", city.ChangeReferralIssued, older),
+		citytest.Change("f3", city.ChangeReferralIssued, issued)})
+	if err != nil || res != (city.Applied{Applied: 2}) {
+		t.Fatalf("feed after read-through: %+v, %v", res, err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM applications WHERE id = $1 AND revision = 3 AND feed_revision = 3`, issued.ID); n != 1 {
+		t.Fatal("revision or feed mark wrong")
+	}
+	if evs := drainOutbox(t, db); len(evs) != 2 || len(evs[0].Chats) != 1 {
+		t.Fatalf("notifications: %+v", evs)
+	}
+	if res, _ := db.ApplyChanges(ctx, []city.Change{citytest.Change("f1", city.ChangeReferralIssued, citytest.Snapshot(20, 1))}); res != (city.Applied{Stale: 1}) {
+		t.Fatalf("older than the feed's mark: %+v", res)
+	}
+
+	imported := citytest.Snapshot(30, 4)
+	if n, err := db.UpsertSnapshots(ctx, []city.Application{imported}, now); err != nil || n != 1 {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	res, err = db.ApplyChanges(ctx, []city.Change{citytest.Change("g4", city.ChangeReferralIssued, imported)})
+	if err != nil || res != (city.Applied{Stale: 1}) {
+		t.Fatalf("change at the imported revision: %+v, %v", res, err)
+	}
+}

@@ -42,6 +42,11 @@ ALTER TABLE applications
     -- A hash of the snapshot's history and documents as last written: a newer revision with
     -- the same ones (most are queue moves) does not rewrite them.
     ADD COLUMN details_hash bytea,
+    -- The highest revision the change feed (or an import, as a baseline) accounted for. A
+    -- change notifies when it is above it, even if the card's read-through already brought
+    -- the data (revision) that far: the parent who opened the card still gets «направление
+    -- выдано» with its deadline. NULL: never fed.
+    ADD COLUMN feed_revision bigint,
     ADD CONSTRAINT applications_mirrored_synced CHECK ((revision IS NULL) = (synced_at IS NULL));
 
 -- The same exclusion as 00001's, limited to the rows kezekbot numbers itself (see above).
@@ -123,6 +128,7 @@ CREATE CONSTRAINT TRIGGER applications_status_referrals AFTER INSERT OR UPDATE O
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_application_referrals();
 ALTER TABLE applications DROP CONSTRAINT applications_mirrored_synced,
     DROP COLUMN details_hash,
+    DROP COLUMN feed_revision,
     DROP COLUMN synced_at,
     DROP COLUMN revision;
 -- +goose StatementBegin
