@@ -606,7 +606,9 @@ func TestIntakeGroupNoticeOnlyOnJoin(t *testing.T) {
 // replica's Begin stays busy) because the intake renews the lease, so the lease can be short
 // and a crashed replica stalls a chat only briefly.
 func TestIntakeRenewsLease(t *testing.T) {
-	const lease = 150 * time.Millisecond
+	// Long enough that a loaded machine's late timer (a renewal is due every lease/3) cannot
+	// let the lease lapse by itself; the test sleeps two leases.
+	const lease = 600 * time.Millisecond
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	store, err := redisstore.Open(context.Background(), redisstore.TestURL(redisDB), redisstore.Options{Prefix: "kzbot:" + hex.EncodeToString(b[:]) + ":", LockTTL: lease})
@@ -626,7 +628,7 @@ func TestIntakeRenewsLease(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.in.Handle(ctx, textUpdate(f.id(), chat, "/start")) }()
 	waitCh(t, ctx, g.started)
-	time.Sleep(3 * lease) // three leases: without renewal the chat would be free
+	time.Sleep(2 * lease) // two leases: without renewal the chat would be free
 	if _, err := store.Begin(ctx, chat, 99999); !errors.Is(err, redisstore.ErrBusy) {
 		t.Fatalf("another replica's Begin during a long turn: %v, want ErrBusy", err)
 	}

@@ -114,7 +114,7 @@ func TestNotifications(t *testing.T) {
 			t.Fatalf("chat 701 has %d notifications, want 1: %+v", len(got), got)
 		}
 		deadline := issued.Add(24 * time.Hour).In(time.FixedZone("Astana", 5*3600)).Format("15:04")
-		for _, want := range []string{f.number, "Балапан", deadline, "МДҰ"} {
+		for _, want := range []string{f.number, "Балапан", deadline, "Балабақша:"} {
 			if !strings.Contains(got[0].Text, want) {
 				t.Errorf("kk text %q lacks %q", got[0].Text, want)
 			}

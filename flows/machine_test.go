@@ -9,6 +9,7 @@ import (
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/flows"
+	"github.com/kezekbot/kezekbot/internal/textlint"
 )
 
 // live is a state of chat A on a live screen with revision 7 in message 55.
@@ -690,6 +691,13 @@ func TestReasonPresets(t *testing.T) {
 			if _, err := kezekbot.NormalizeReason(p.Text(l)); err != nil {
 				t.Errorf("preset %d %s: %v", i, l, err)
 			}
+			// Presets are buttons.
+			for _, problem := range textlint.Button(p.Text(l)) {
+				t.Errorf("preset %d %s: %s", i, l, problem)
+			}
+		}
+		for _, problem := range append(textlint.Kazakh(p.KK), textlint.Russian(p.RU)...) {
+			t.Errorf("preset %d: %s", i, problem)
 		}
 	}
 }

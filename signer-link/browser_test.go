@@ -174,6 +174,16 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// The parent switches a Russian link's page to Kazakh: the result is Kazakh too.
+	t.Run("ResultInThePagesLanguage", func(t *testing.T) {
+		link := e.issueBind(p)
+		outcome, status := run(t, link.URL+"?lang=kk")
+		if outcome != "ok" || !strings.Contains(status, "ЖСН-іңізге байланыстырылды") {
+			t.Fatalf("bind on the Kazakh page: outcome %q, status %q", outcome, status)
+		}
+		e.res.next(t)
+	})
+
 	t.Run("NCALayerSilent", func(t *testing.T) {
 		fake.SetMode(fakencalayer.Silent)
 		defer fake.SetMode(fakencalayer.Sign)

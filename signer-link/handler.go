@@ -243,8 +243,10 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 	data.CSRF = csrf
 	data.NCALayer = s.ncalayer
 	data.TimeoutMS = s.signWait.Milliseconds()
-	data.DocURL = s.cookiePath(token) + "/document"
-	data.PostURL = s.cookiePath(token)
+	// The script's requests carry the page's language (the link's, or the one the parent
+	// switched to with ?lang=), so that the result it shows speaks the page's language too.
+	data.DocURL = s.cookiePath(token) + "/document?lang=" + string(lang)
+	data.PostURL = s.cookiePath(token) + "?lang=" + string(lang)
 	data.Lead = t(lang, "page.lead")
 	data.Need = t(lang, "page.need")
 	data.NoJS = t(lang, "page.nojs")

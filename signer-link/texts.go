@@ -38,16 +38,16 @@ var texts = map[string]map[flows.Lang]string{
 		flows.Kazakh:  "Балабақша (МДҰ)",
 	},
 	"page.field.reason": {
-		flows.Russian: "Причина",
-		flows.Kazakh:  "Себебі",
+		flows.Russian: "Причина снятия",
+		flows.Kazakh:  "Кері қайтару себебі",
 	},
 	"page.expires": {
 		flows.Russian: "Ссылка действует до {time} (время Астаны).",
-		flows.Kazakh:  "Сілтеме {time} дейін жарамды (Астана уақыты).",
+		flows.Kazakh:  "Сілтеменің жарамдылық мерзімі: {time} (Астана уақыты).",
 	},
 	"page.consequence.revoke": {
-		flows.Russian: "После отзыва направление перестанет действовать, а заявление вернётся в очередь.",
-		flows.Kazakh:  "Кері қайтарылғаннан кейін жолдама күшін жояды, ал өтініш кезекке қайта оралады.",
+		flows.Russian: "После отзыва направление будет аннулировано, а заявление вернётся в очередь на позицию согласно установленному порядку.",
+		flows.Kazakh:  "Кері қайтарылғаннан кейін жолдама жойылады, ал өтініш белгіленген тәртіпке сәйкес кезектегі позицияға қайтарылады.",
 	},
 	"page.key.bind": {
 		flows.Russian: "В окне NCALayer выберите ключ для аутентификации (AUTH_RSA… или AUTH_GOST512…).",
@@ -86,8 +86,8 @@ var texts = map[string]map[flows.Lang]string{
 		flows.Kazakh:  "Менің ЭЦҚ-ммен kezekbot чат-ботына (Астана балабақшаларының кезегі) кіруді растаймын.",
 	},
 	"doc.text.revoke": {
-		flows.Russian: "Отозвать направление в ДДО «{kindergarten}» для заявления {number}. Причина: {reason}",
-		flows.Kazakh:  "{number} өтініші бойынша «{kindergarten}» МДҰ-ға берілген жолдаманы кері қайтару. Себебі: {reason}",
+		flows.Russian: "Отозвать направление по заявлению {number} (ДДО: {kindergarten}). Причина снятия: {reason}",
+		flows.Kazakh:  "{number} өтініші бойынша берілген жолдаманы кері қайтару (балабақша: {kindergarten}). Кері қайтару себебі: {reason}",
 	},
 
 	// Messages the script shows while talking to NCALayer.
@@ -109,7 +109,7 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"js.cancelled": {
 		flows.Russian: "Подписание отменено. Можно попробовать ещё раз.",
-		flows.Kazakh:  "Қол қою тоқтатылды. Қайталап көруге болады.",
+		flows.Kazakh:  "Қол қою болдырылмады. Қайталап көруге болады.",
 	},
 	"js.timeout": {
 		flows.Russian: "NCALayer не ответил вовремя. Проверьте окно NCALayer и попробуйте ещё раз.",
@@ -127,7 +127,7 @@ var texts = map[string]map[flows.Lang]string{
 	// Outcomes, one per reason in the outcomes table.
 	"ok.bind": {
 		flows.Russian: "Готово: чат привязан к вашему ИИН.",
-		flows.Kazakh:  "Дайын: чат сіздің ЖСН-ға байланыстырылды.",
+		flows.Kazakh:  "Дайын: чат сіздің ЖСН-іңізге байланыстырылды.",
 	},
 	"ok.revoke": {
 		flows.Russian: "Готово: направление отозвано, заявление вернулось в очередь.",
@@ -191,11 +191,11 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"err.key_usage.bind": {
 		flows.Russian: "Выбран не тот ключ. Для входа нужен ключ аутентификации (AUTH_RSA… или AUTH_GOST512…).",
-		flows.Kazakh:  "Басқа кілт таңдалды. Кіру үшін аутентификация кілті қажет (AUTH_RSA… немесе AUTH_GOST512…).",
+		flows.Kazakh:  "Қате кілт таңдалды. Кіру үшін аутентификация кілті қажет (AUTH_RSA… немесе AUTH_GOST512…).",
 	},
 	"err.key_usage.revoke": {
 		flows.Russian: "Выбран не тот ключ. Для отзыва направления нужен ключ подписи (RSA… или GOST512…, не AUTH).",
-		flows.Kazakh:  "Басқа кілт таңдалды. Жолдаманы кері қайтару үшін қол қою кілті қажет (RSA… немесе GOST512…, AUTH емес).",
+		flows.Kazakh:  "Қате кілт таңдалды. Жолдаманы кері қайтару үшін қол қою кілті қажет (RSA… немесе GOST512…, AUTH емес).",
 	},
 	"err.not_individual": {
 		flows.Russian: "Нужен ключ физического лица, а не ключ организации.",
@@ -215,7 +215,7 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"err.window_closed": {
 		flows.Russian: "Отозвать направление уже нельзя: 24 часа с момента выдачи истекли {date} в {time}. Ничего не изменено.",
-		flows.Kazakh:  "Жолдаманы енді кері қайтаруға болмайды: берілген сәттен бастап 24 сағат {date}, сағат {time} өтті. Ештеңе өзгертілмеді.",
+		flows.Kazakh:  "Жолдаманы енді кері қайтаруға болмайды: берілген сәттен бастап 24 сағат өтті ({date}, {time}). Ештеңе өзгертілмеді.",
 	},
 	"err.window_closed.notime": {
 		flows.Russian: "Отозвать направление уже нельзя: 24 часа с момента выдачи истекли. Ничего не изменено.",
@@ -235,7 +235,7 @@ var texts = map[string]map[flows.Lang]string{
 	},
 	"err.internal": {
 		flows.Russian: "Что-то пошло не так на нашей стороне. Запросите новую ссылку в боте и попробуйте позже.",
-		flows.Kazakh:  "Біз жақта бірдеңе дұрыс болмады. Боттан жаңа сілтеме сұрап, кейінірек қайталаңыз.",
+		flows.Kazakh:  "Біздің тарапта бірдеңе дұрыс болмады. Боттан жаңа сілтеме сұрап, кейінірек қайталаңыз.",
 	},
 }
 

@@ -201,6 +201,10 @@ func broadcastCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	if fs.NArg() != 0 {
 		return cliFail(stderr, name, usagef("unexpected argument %q", fs.Arg(0)))
 	}
+	// Say it in this command's words: the request's own error names its JSON fields.
+	if strings.TrimSpace(*textRU) == "" && strings.TrimSpace(*textKK) == "" {
+		return cliFail(stderr, name, usagef("--text-ru or --text-kk is required (the message in Russian and/or Kazakh); see `kezekbot broadcast -h`"))
+	}
 	req := broadcast.BroadcastRequest{TextRU: *textRU, TextKK: *textKK, Paid: *paid, DryRun: *dryRun,
 		Audience: audience.Audience{KindergartenID: *kg, Status: kezekbot.Status(*status)}}
 	if *years != "" {

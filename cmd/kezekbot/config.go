@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -359,21 +360,34 @@ func parseHTTPURL(v string) (*url.URL, error) {
 }
 
 // loadConfig reads the environment, then the flags in args. Extra flags can be registered on
-// fs before the call (subcommand-specific ones).
-func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+// fs before the call (subcommand-specific ones). Settings named in unused (by their
+// environment variable, or "migrate") are neither flags nor read from the environment: the
+// subcommand sets them itself, so `help` does not list them and a bad value in the
+// environment is no reason to refuse.
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, unused ...string) (*Config, error) {
 	c := &Config{}
 	vals := make(map[string]*string, len(configFields))
 	for _, f := range configFields {
 		v := f.def
+		if slices.Contains(unused, f.env) {
+			vals[f.env] = &v
+			continue
+		}
 		if e := getenv(f.env); e != "" {
 			v = e
 		}
 		vals[f.env] = fs.String(f.flag, v, f.help+" ($"+f.env+")")
 	}
-	fs.BoolVar(&c.Migrate, "migrate", false, "run database migrations before serving")
+	if !slices.Contains(unused, "migrate") {
+		fs.BoolVar(&c.Migrate, "migrate", false, "run database migrations before serving")
+	}
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return nil, usagef("%v (see kezekbot help)", err)
+		hint := ""
+		if strings.Contains(err.Error(), "-port") && fs.Lookup("http-addr") != nil {
+			hint = "the port is part of -http-addr, e.g. -http-addr 127.0.0.1:8081; "
+		}
+		return nil, usagef("%v (%ssee `kezekbot help %s`)", err, hint, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))

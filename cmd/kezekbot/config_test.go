@@ -69,6 +69,59 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// TestSandboxFlags: `help sandbox` lists only what the sandbox uses, the sandbox ignores a
+// malformed token (or mode, trust dir…) in the environment it never uses, and a wrong flag
+// points to `kezekbot help sandbox` (and from -port to -http-addr).
+func TestSandboxFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"help", "sandbox"}, &out, &errb); code != 0 {
+		t.Fatalf("help sandbox: exit %d, %s", code, errb.String())
+	}
+	help := out.String()
+	for _, unused := range []string{"-telegram-token", "-webhook-secret", "-webhook-path", "-mode", "-telegram-api-url", "-trust-dir", "-crl-dir", "-migrate"} {
+		if strings.Contains(help, unused+" ") || strings.Contains(help, unused+"\n") {
+			t.Errorf("help sandbox lists %s, which the sandbox does not use:\n%s", unused, help)
+		}
+	}
+	for _, used := range []string{"-http-addr", "-database-url", "-redis-url", "-public-url", "-no-seed", "-link-ttl", "-admin-token"} {
+		if !strings.Contains(help, used) {
+			t.Errorf("help sandbox lacks %s", used)
+		}
+	}
+
+	env := map[string]string{"KEZEKBOT_TELEGRAM_TOKEN": "not-a-token", "KEZEKBOT_MODE": "push", "KEZEKBOT_TRUST_DIR": "/nonexistent",
+		"KEZEKBOT_WEBHOOK_SECRET": "has space", "KEZEKBOT_CRL_DIR": "/nonexistent"}
+	c, err := loadConfig(flag.NewFlagSet("sandbox", flag.ContinueOnError), nil, func(k string) string { return env[k] }, sandboxUnused...)
+	if err != nil {
+		t.Fatalf("the sandbox refused a setting it does not use: %v", err)
+	}
+	if c.Token != "" || c.TrustDir != "" || c.CRLDir != "" || c.Mode != "polling" || c.WebhookPath != "/telegram/webhook" {
+		t.Errorf("unused settings read from the environment: %+v", c)
+	}
+	// serve still checks them.
+	if _, err := loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string { return env[k] }); err == nil {
+		t.Error("serve accepted a malformed token")
+	}
+
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"sandbox", "-port", "9090"}, []string{"-port", "-http-addr 127.0.0.1:8081", "see `kezekbot help sandbox`"}},
+		{[]string{"sandbox", "-telegram-token", "1:x"}, []string{"-telegram-token", "see `kezekbot help sandbox`"}},
+		{[]string{"serve", "-nope"}, []string{"see `kezekbot help serve`"}},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb)
+		msg := errb.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", tc.args, code, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v: %q lacks %q", tc.args, msg, w)
+			}
+		}
+	}
+}
+
 func TestValidateServe(t *testing.T) {
 	c := &Config{Mode: "webhook"}
 	for _, want := range []string{"KEZEKBOT_TELEGRAM_TOKEN", "KEZEKBOT_WEBHOOK_SECRET", "KEZEKBOT_TRUST_DIR", "KEZEKBOT_LINK_KEYS"} {

@@ -50,7 +50,7 @@ func wantsHelp(args []string) bool {
 
 // printFlags prints a subcommand's usage line and every flag with its environment variable.
 func printFlags(fs *flag.FlagSet, w io.Writer, usage string) int {
-	if fs.Lookup("mode") == nil {
+	if fs.Lookup("database-url") == nil {
 		_, _ = loadConfig(fs, nil, func(string) string { return "" })
 	}
 	fmt.Fprintln(w, usage)

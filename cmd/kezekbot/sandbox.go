@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/sandbox"
 	"github.com/kezekbot/kezekbot/signer-link/fakeegov"
@@ -50,15 +51,21 @@ const sandboxBIN = "000000000000"
 // sandboxEGovPath is where the signing page's «sandbox eGov mobile» button posts the link.
 const sandboxEGovPath = "/sandbox/egov"
 
+// sandboxUnused are the settings the sandbox sets itself: it has its own Telegram (so no token,
+// API URL, mode or webhook), its own test CA (no trust or CRL directory) and always migrates.
+var sandboxUnused = []string{"KEZEKBOT_MODE", "KEZEKBOT_TELEGRAM_TOKEN", "KEZEKBOT_TELEGRAM_API_URL", "KEZEKBOT_WEBHOOK_SECRET",
+	"KEZEKBOT_WEBHOOK_PATH", "KEZEKBOT_TRUST_DIR", "KEZEKBOT_CRL_DIR", "migrate"}
+
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	noSeed := fs.Bool("no-seed", false, "keep the database as it is instead of refreshing the demo data")
 	embedded := fs.Bool("embedded", false, "run on kezekbot's own tables (KEZEKBOT_QUEUE=embedded) instead of in front of the reference city")
 	cityAddr := fs.String("city-addr", "127.0.0.1:0", "address of the reference city the sandbox starts (city mode; :0 picks a free port)")
 	if wantsHelp(args) {
+		_, _ = loadConfig(fs, nil, func(string) string { return "" }, sandboxUnused...)
 		return printFlags(fs, stdout, "kezekbot sandbox [flags]: everything on one machine, no Telegram token and no NCALayer needed.\nOpen http://127.0.0.1:8080/ (KEZEKBOT_HTTP_ADDR) and type /start.")
 	}
-	cfg, err := loadConfig(fs, args, os.Getenv)
+	cfg, err := loadConfig(fs, args, os.Getenv, sandboxUnused...)
 	if err != nil {
 		return exitCode(stderr, "sandbox", err)
 	}
@@ -74,6 +81,14 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cfg.PublicURL = base
 	}
 
+	// One sandbox per database: a second one (another port, same database) would re-seed the
+	// first one's data under it. The lock lives as long as this process.
+	lock, err := lockSandbox(ctx, string(cfg.DatabaseURL))
+	if err != nil {
+		_ = ln.Close()
+		return exitCode(stderr, "sandbox", err)
+	}
+	defer lock.release()
 	// City mode by default: the demo lives at a reference city started here, on its own port,
 	// and kezekbot fronts it as it would the real one. -embedded keeps the old way.
 	queueSet := os.Getenv("KEZEKBOT_QUEUE") != ""
@@ -167,12 +182,12 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 		return nil, fmt.Errorf("sandbox GOST test CA: %w", err)
 	}
 	type keys struct{ auth, sign *xmlsigtest.Person }
-	byChat := make(map[string]keys, len(postgres.DemoParents))
-	for i, p := range postgres.DemoParents {
+	byChat := make(map[string]keys, len(postgres.DemoParents)+2)
+	for chat, p := range sandboxKeyHolders() {
 		parts := strings.Fields(strings.ToUpper(p.Name))
 		var k keys
 		ca := rsaCA
-		if i == sandboxGOSTParent {
+		if p.IIN == postgres.DemoParents[sandboxGOSTParent].IIN { // on the computer and on the phone
 			ca = gostCA
 		}
 		for _, u := range []xmlsig.Usage{xmlsig.UsageAuth, xmlsig.UsageSign} {
@@ -182,7 +197,7 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 			}
 			person, err := ca.Issue(o)
 			if err != nil {
-				return nil, fmt.Errorf("sandbox test key for demo parent %d: %w", i, err)
+				return nil, fmt.Errorf("sandbox test key for chat %d: %w", chat, err)
 			}
 			if u == xmlsig.UsageAuth {
 				k.auth = person
@@ -190,18 +205,15 @@ func newSandboxSigner(ctx context.Context) (*sandboxSigner, error) {
 				k.sign = person
 			}
 		}
-		byChat[strconv.Itoa(sandboxFirstParent+i)] = k
-		if i == sandboxPhoneParent {
-			byChat[strconv.Itoa(sandboxPhone)] = k
-		}
+		byChat[strconv.FormatInt(chat, 10)] = k
 	}
 	keysFor := func(doc string) (auth, sign *xmlsigtest.Person) {
 		k := byChat[chatOfDocument(doc)]
 		return k.auth, k.sign
 	}
 	nca, err := fakencalayer.Start(ctx, fakencalayer.Options{
-		// The document names the chat it was issued for; sign as that chat's demo parent, the
-		// way a parent at their own computer would. A chat with no demo parent has no key.
+		// The document names the chat it was issued for; sign as that chat's persona, the way a
+		// parent at their own computer would. Every persona holds keys (sandboxKeyHolders).
 		KeysFor: keysFor,
 	})
 	if err != nil {
@@ -260,16 +272,37 @@ func chatOfDocument(doc string) string {
 	return chat
 }
 
+// Key holders without applications: the guest and the staff member. Their IINs are made up
+// (valid check digits) and belong to no demo applicant, so signing in works and the journal is
+// empty — what a parent whose applications were filed by someone else sees. Without a key,
+// the sandbox's NCALayer could only answer as if the parent had cancelled.
+var (
+	sandboxGuest     = postgres.DemoParent{Name: "Гостева Гость Гостевна", IIN: "920615301003", Lang: "ru"}
+	sandboxStaffKeys = postgres.DemoParent{Name: "Операторова Оператор", IIN: "890311401009", Lang: "ru"}
+)
+
+// sandboxKeyHolders maps every persona's chat to the person its TEST keys are issued to.
+func sandboxKeyHolders() map[int64]postgres.DemoParent {
+	m := make(map[int64]postgres.DemoParent, len(postgres.DemoParents)+2)
+	for i, p := range postgres.DemoParents {
+		m[int64(sandboxFirstParent+i)] = p
+	}
+	m[sandboxPhone] = postgres.DemoParents[sandboxPhoneParent]
+	m[sandboxStranger] = sandboxGuest
+	m[sandboxStaff] = sandboxStaffKeys
+	return m
+}
+
 func sandboxPersonas() []sandbox.Persona {
 	var out []sandbox.Persona
 	for i, p := range postgres.DemoParents {
-		note := "demo parent; the sandbox signer holds this parent's TEST keys (RSA)"
+		keys := "RSA"
 		if i == sandboxGOSTParent {
-			note = "demo parent; the sandbox signer holds this parent's TEST keys (GOST 34.10-2015 512)"
+			keys = "GOST 34.10-2015 512"
 		}
 		out = append(out, sandbox.Persona{
 			ChatID: int64(sandboxFirstParent + i), Name: p.Name, Role: "parent", Lang: p.Lang,
-			Note: note,
+			Note: p.Note + "; TEST keys: " + keys,
 		})
 	}
 	phone := postgres.DemoParents[sandboxPhoneParent]
@@ -277,8 +310,43 @@ func sandboxPersonas() []sandbox.Persona {
 		ChatID: sandboxPhone, Name: phone.Name + " (телефон)", Role: "parent", Lang: phone.Lang, Device: "phone",
 		Note: "the same demo parent on a phone: links open phone-sized; sign with «sandbox eGov mobile»",
 	})
-	out = append(out, sandbox.Persona{ChatID: sandboxStranger, Name: "Гость", Role: "parent", Lang: "ru", Note: "no applications in the registry"})
+	out = append(out, sandbox.Persona{ChatID: sandboxStranger, Name: "Гость", Role: "parent", Lang: "ru",
+		Note: "TEST keys, but no applications in the registry: signing in works, the journal is empty"})
 	out = append(out, sandbox.Persona{ChatID: sandboxStaff, Name: "Оператор (staff)", Role: "staff", Lang: "ru",
 		Note: "a staff operator: /broadcast sends a message to the demo parents who bound the bot"})
 	return out
+}
+
+// sandboxLock is the sandbox's hold on its database (postgres.DB.TryLock).
+type sandboxLock struct {
+	db   *postgres.DB
+	lock *postgres.SessionLock
+}
+
+// lockSandbox takes the database's sandbox lock or says, in one line, how to run a second
+// sandbox next to the first.
+func lockSandbox(ctx context.Context, url string) (*sandboxLock, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open database (is PostgreSQL running? `make run` starts it): %w", err)
+	}
+	l, err := db.TryLock(ctx, "sandbox")
+	if kezekbot.ErrorCode(err) == kezekbot.ECONFLICT {
+		var name, schema string
+		_ = db.Pool().QueryRow(ctx, "SELECT current_database(), current_schema()").Scan(&name, &schema)
+		db.Close()
+		return nil, usagef("another kezekbot sandbox is running on database %q (schema %q) and this one would overwrite its data; "+
+			"stop it, or run this one on a database of its own: `createdb -h 127.0.0.1 -U postgres kezekbot2`, then "+
+			"-database-url postgres://postgres@127.0.0.1:5432/kezekbot2 -redis-url redis://127.0.0.1:6379/1 (see `kezekbot help sandbox`)", name, schema)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sandboxLock{db: db, lock: l}, nil
+}
+
+func (l *sandboxLock) release() {
+	l.lock.Release()
+	l.db.Close()
 }

@@ -37,6 +37,7 @@ func TestSandboxBrowser(t *testing.T) {
 	for i := range postgres.DemoParents {
 		cleanRedisChat(t, int64(sandboxFirstParent+i))
 	}
+	cleanRedisChat(t, sandboxStranger)
 
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -167,6 +168,20 @@ func TestSandboxBrowser(t *testing.T) {
 			t.Errorf("the chat shows %q in clear", secret)
 		}
 	}
+	// The guest signs in too (the sandbox's NCALayer had no key for the guest and answered as
+	// a cancel) and finds an empty journal.
+	step("pick the guest",
+		chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll("#personas li")].filter((li) => li.dataset.chat === "`+fmt.Sprint(sandboxStranger)+`")`)),
+		chromedp.WaitVisible(chromedp.ID("text")),
+		chromedp.SendKeys(chromedp.ID("text"), "/start"),
+		chromedp.Click(chromedp.ID("send")),
+		seeText(cat.T("ru", "welcome.title", nil)),
+	)
+	step("guest: press «"+cat.T("ru", "btn.bind", nil)+"»", press(cat.T("ru", "btn.bind", nil)), seeText(cat.T("ru", "bind_link.title", nil)))
+	signInTab(t, bctx, linkHref(t, chatTab, cat.T("ru", "btn.sign_auth", nil)), "guest bind")
+	step("guest: bound, empty journal", seeText(cat.T("ru", "bound.title", nil)),
+		press(cat.T("ru", "btn.apps", nil)), seeText(cat.T("ru", "list.empty", nil)))
+
 	t.Logf("screenshot: %s", path)
 	if keep := os.Getenv("KEZEKBOT_SCREENSHOT_DIR"); keep != "" && path != "" {
 		// For a human look at the result: the temp dir is removed with the test.

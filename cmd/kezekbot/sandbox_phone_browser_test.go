@@ -168,7 +168,7 @@ func TestSandboxPhoneBrowser(t *testing.T) {
 func signerText(lang, key string) string {
 	switch {
 	case key == "ok.bind" && lang == "kk":
-		return "чат сіздің ЖСН-ға байланыстырылды"
+		return "чат сіздің ЖСН-іңізге байланыстырылды"
 	case key == "ok.bind":
 		return "чат привязан"
 	}

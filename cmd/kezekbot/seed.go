@@ -28,6 +28,13 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !*demo {
 		return exitCode(stderr, "seed", usagef("--demo is required: it is the only data set, and it replaces earlier demo rows"))
 	}
+	// A running sandbox owns its demo data: refreshing it underneath would bring back what the
+	// sandbox's user revoked.
+	lock, err := lockSandbox(ctx, string(cfg.DatabaseURL))
+	if err != nil {
+		return exitCode(stderr, "seed", err)
+	}
+	defer lock.release()
 	n, err := seedDemo(ctx, string(cfg.DatabaseURL), time.Now())
 	if err != nil {
 		return exitCode(stderr, "seed", err)

@@ -16,6 +16,8 @@ type DemoParent struct {
 	Name string
 	IIN  string
 	Lang string // "kk" or "ru"
+	// Note says what the demo data holds for this parent (shown by the sandbox).
+	Note string
 }
 
 // DemoParents are the applicants Seed creates. The IINs are made up (valid check digits,
@@ -29,10 +31,14 @@ type DemoParent struct {
 //     expired referral;
 //   - 3 is a foster parent with 12 applications (the list pages), one of them revocable.
 var DemoParents = []DemoParent{
-	{Name: "Жұмабаева Әсел Нұрланқызы", IIN: "880412401274", Lang: "kk"},
-	{Name: "Ахметов Ерлан Серикович", IIN: "871109303456", Lang: "ru"},
-	{Name: "Ким Ольга Викторовна", IIN: "910302400781", Lang: "ru"},
-	{Name: "Омарова Гүлнар Асылбекқызы", IIN: "850725405124", Lang: "kk"},
+	{Name: "Жұмабаева Әсел Нұрланқызы", IIN: "880412401274", Lang: "kk",
+		Note: "a referral issued 10 minutes ago: revocable (УО.2021.004518.1)"},
+	{Name: "Ахметов Ерлан Серикович", IIN: "871109303456", Lang: "ru",
+		Note: "a referral issued 2 days ago (too late to revoke), one revoked earlier, an enrolled child"},
+	{Name: "Ким Ольга Викторовна", IIN: "910302400781", Lang: "ru",
+		Note: "twins in the queue with a benefit, an application removed from the queue"},
+	{Name: "Омарова Гүлнар Асылбекқызы", IIN: "850725405124", Lang: "kk",
+		Note: "12 applications (pages); one referral issued 3 hours ago: revocable (УО.2020.004102.1)"},
 }
 
 type demoKindergarten struct {

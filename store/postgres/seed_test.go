@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,13 @@ func TestSeed(t *testing.T) {
 				switch {
 				case kezekbot.CheckRevoke(r, now) == nil:
 					revocable++
+					// The sandbox tells which parent can try a revocation: the parent's note
+					// names this application.
+					for _, p := range postgres.DemoParents {
+						if p.IIN == d.ApplicantIIN.Digits() && !strings.Contains(p.Note, "revocable ("+d.Number+")") {
+							t.Errorf("%s: revocable, but %s's note does not say so: %q", d.Number, p.Name, p.Note)
+						}
+					}
 					if !r.IssuedAt.Equal(now.Add(-10*time.Minute)) && !r.IssuedAt.Equal(now.Add(-3*time.Hour)) {
 						t.Errorf("%s: revocable referral issued %v", d.Number, r.IssuedAt)
 					}
