@@ -155,7 +155,8 @@ func (db *DB) UpsertSnapshot(ctx context.Context, a city.Application, syncedAt t
 // each is checked first (an error names its index, nothing is written), then those newer than
 // the mirror's copy are written in bulk; importing the same snapshots twice changes nothing. A
 // snapshot repeated in the batch counts once, at its highest revision. It returns how many
-// were written.
+// were written. The commit does not wait for the WAL flush: use it for loads that can be run
+// again (an import), not for changes that were acknowledged to their sender.
 func (db *DB) UpsertSnapshots(ctx context.Context, snaps []city.Application, syncedAt time.Time) (int, error) {
 	for i, a := range snaps {
 		if _, err := CheckSnapshot(a); err != nil {
@@ -166,6 +167,12 @@ func (db *DB) UpsertSnapshots(ctx context.Context, snaps []city.Application, syn
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if err := lockMirror(ctx, tx); err != nil {
 			return err
+		}
+		// A bulk load is repeatable (idempotent by revision): a crash may lose the last
+		// batches acknowledged, and loading again restores them. Not waiting for the WAL
+		// flush per batch is worth that.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("bulk load settings: %w", err)
 		}
 		latest := make(map[int64]int, len(snaps))
 		ids := make([]int64, 0, len(snaps))
@@ -521,58 +528,26 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		hashes[i] = h
 	}
 	// Applicants and children by IIN (they have no city id), each once per statement.
-	type person struct{ name, phone, email string }
-	applicants := map[string]person{}
-	children := map[string]city.Child{}
+	applicants := map[string][3]string{}
+	children := map[string][3]string{}
 	var apIINs, chIINs []string
 	for _, a := range snaps {
 		iin := a.Applicant.IIN.Digits()
 		if _, ok := applicants[iin]; !ok {
 			apIINs = append(apIINs, iin)
 		}
-		applicants[iin] = person{a.Applicant.Name, a.Applicant.Phone, a.Applicant.Email}
+		applicants[iin] = [3]string{a.Applicant.Name, a.Applicant.Phone, a.Applicant.Email}
 		iin = a.Child.IIN.Digits()
 		if _, ok := children[iin]; !ok {
 			chIINs = append(chIINs, iin)
 		}
-		children[iin] = a.Child
+		children[iin] = [3]string{a.Child.Name, a.Child.BirthDate, ""}
 	}
-	names, phones, emails := make([]string, len(apIINs)), make([]string, len(apIINs)), make([]string, len(apIINs))
-	for i, iin := range apIINs {
-		p := applicants[iin]
-		names[i], phones[i], emails[i] = p.name, p.phone, p.email
-	}
-	apIDs, err := upsertByIIN(ctx, tx, `WITH input AS (
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x (iin, name, phone, email)
-		), changed AS (
-			UPDATE applicants a SET name = i.name, phone = i.phone, email = i.email FROM input i
-			WHERE a.iin = i.iin AND (a.name, a.phone, a.email) IS DISTINCT FROM (i.name, i.phone, i.email)
-		), added AS (
-			INSERT INTO applicants (iin, name, phone, email)
-			SELECT * FROM input i WHERE NOT EXISTS (SELECT 1 FROM applicants a WHERE a.iin = i.iin)
-			RETURNING iin, id
-		)
-		SELECT a.iin, a.id FROM applicants a JOIN input i ON i.iin = a.iin
-		UNION ALL SELECT iin, id FROM added`, len(apIINs), apIINs, names, phones, emails)
+	apIDs, err := upsertPeople(ctx, tx, applicantsSQL, apIINs, applicants)
 	if err != nil {
 		return nil, fmt.Errorf("upsert applicants: %w", err)
 	}
-	chNames, births := make([]string, len(chIINs)), make([]string, len(chIINs))
-	for i, iin := range chIINs {
-		chNames[i], births[i] = children[iin].Name, children[iin].BirthDate
-	}
-	chIDs, err := upsertByIIN(ctx, tx, `WITH input AS (
-			SELECT i, n, b::date FROM unnest($1::text[], $2::text[], $3::text[]) AS x (i, n, b)
-		), changed AS (
-			UPDATE children c SET name = x.n, birth_date = x.b FROM input x
-			WHERE c.iin = x.i AND (c.name, c.birth_date) IS DISTINCT FROM (x.n, x.b)
-		), added AS (
-			INSERT INTO children (iin, name, birth_date)
-			SELECT * FROM input x WHERE NOT EXISTS (SELECT 1 FROM children c WHERE c.iin = x.i)
-			RETURNING iin, id
-		)
-		SELECT c.iin, c.id FROM children c JOIN input x ON x.i = c.iin
-		UNION ALL SELECT iin, id FROM added`, len(chIINs), chIINs, chNames, births)
+	chIDs, err := upsertPeople(ctx, tx, childrenSQL, chIINs, children)
 	if err != nil {
 		return nil, fmt.Errorf("upsert children: %w", err)
 	}
@@ -640,14 +615,19 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		dApps               []int64
 		dKinds, dNums, dIss []string
 	)
-	var detailApps []int64 // applications whose history and documents are rewritten
+	// Applications that were there before: their old referrals, history and documents may go.
+	// A new one has none, and looking costs an index probe per table and application.
+	var oldApps, detailApps []int64
 	for i, a := range snaps {
 		if !isWritten[a.ID] {
 			continue
 		}
 		rewrite := !bytes.Equal(stored[a.ID].hash, hashes[i])
-		if rewrite {
-			detailApps = append(detailApps, a.ID)
+		if stored[a.ID].exists {
+			oldApps = append(oldApps, a.ID)
+			if rewrite {
+				detailApps = append(detailApps, a.ID)
+			}
 		}
 		for _, r := range a.Referrals {
 			if _, ok := kgs[r.Kindergarten.ID]; !ok {
@@ -693,7 +673,9 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 				IS DISTINCT FROM (excluded.name, excluded.address, excluded.lat, excluded.lon)`,
 			kgIDs, kNames, kAddrs, kLats, kLons)
 	}
-	b.Queue(`DELETE FROM referrals WHERE application_id = ANY ($1) AND id <> ALL (coalesce($2::bigint[], '{}'))`, written, rIDs)
+	if len(oldApps) > 0 {
+		b.Queue(`DELETE FROM referrals WHERE application_id = ANY ($1) AND id <> ALL (coalesce($2::bigint[], '{}'))`, oldApps, rIDs)
+	}
 	if len(rIDs) > 0 {
 		b.Queue(`INSERT INTO referrals (id, application_id, kindergarten_id, issued_at, state, closed_at, revoke_reason, enrol_before, extendable)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::timestamptz[],
@@ -707,13 +689,17 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 					excluded.closed_at, excluded.revoke_reason, excluded.enrol_before, excluded.extendable)`,
 			rIDs, rApps, rKgs, rIssued, rStates, rClosed, rReasons, rEnrol, rExt)
 	}
-	b.Queue(`DELETE FROM application_history WHERE application_id = ANY ($1)`, detailApps)
+	if len(detailApps) > 0 {
+		b.Queue(`DELETE FROM application_history WHERE application_id = ANY ($1)`, detailApps)
+	}
 	if len(hApps) > 0 {
 		b.Queue(`INSERT INTO application_history (application_id, at, event, status, queue_number, note)
 			SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[], $6::text[])`,
 			hApps, hAt, hEvents, hStatuses, hQueues, hNotes)
 	}
-	b.Queue(`DELETE FROM documents WHERE application_id = ANY ($1)`, detailApps)
+	if len(detailApps) > 0 {
+		b.Queue(`DELETE FROM documents WHERE application_id = ANY ($1)`, detailApps)
+	}
 	if len(dApps) > 0 {
 		b.Queue(`INSERT INTO documents (application_id, kind, number, issued_at)
 			SELECT a, k, n, d::date FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (a, k, n, d)`, dApps, dKinds, dNums, dIss)
@@ -724,10 +710,6 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 	return written, nil
 }
 
-// upsertByIIN runs an upsert of people by IIN that returns (iin, id) of each of the want
-// people: unchanged ones are not rewritten (a row update costs its CHECKs and indexes). The
-// caller holds the mirror lock, so no other writer adds the same IIN meanwhile; if one did,
-// the error says so and the batch is retried by its sender.
 // detailsHash is a hash of a snapshot's history and documents, to tell whether the stored
 // ones need rewriting.
 func detailsHash(a city.Application) ([]byte, error) {
@@ -742,24 +724,85 @@ func detailsHash(a city.Application) ([]byte, error) {
 	return h[:16], nil
 }
 
-func upsertByIIN(ctx context.Context, tx pgx.Tx, sql string, want int, args ...any) (map[string]int64, error) {
-	rows, err := tx.Query(ctx, sql, args...)
+// peopleSQL are the statements of upsertPeople for one table: people have no city id, only
+// an IIN, and up to three fields.
+type peopleSQL struct{ load, update, insert string }
+
+// Every lookup goes through the IIN index row by row (LATERAL … LIMIT 1 keeps the planner from
+// turning it into a join that hashes the whole table per batch, which made a million-line
+// import quadratic).
+var (
+	applicantsSQL = peopleSQL{
+		load: `SELECT x.iin, p.id, p.name, p.phone, p.email FROM unnest($1::text[]) AS x (iin)
+			CROSS JOIN LATERAL (SELECT id, name, phone, email FROM applicants a WHERE a.iin = x.iin LIMIT 1) p`,
+		update: `UPDATE applicants a SET name = x.f1, phone = x.f2, email = x.f3
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (id, f1, f2, f3) WHERE a.id = x.id`,
+		insert: `INSERT INTO applicants (iin, name, phone, email)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) RETURNING iin, id`,
+	}
+	childrenSQL = peopleSQL{
+		load: `SELECT x.iin, p.id, p.name, to_char(p.birth_date, 'YYYY-MM-DD'), '' FROM unnest($1::text[]) AS x (iin)
+			CROSS JOIN LATERAL (SELECT id, name, birth_date FROM children c WHERE c.iin = x.iin LIMIT 1) p`,
+		update: `UPDATE children c SET name = x.f1, birth_date = x.f2::date
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (id, f1, f2, f3) WHERE c.id = x.id`,
+		insert: `INSERT INTO children (iin, name, birth_date)
+			SELECT i, f1, f2::date FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x (i, f1, f2, f3)
+			RETURNING iin, id`,
+	}
+)
+
+// upsertPeople returns the ids of the people with iins, adding the missing ones and rewriting
+// only those whose fields changed (a row update costs its CHECKs and indexes). The caller holds
+// the mirror lock, so no other writer adds the same IIN meanwhile.
+func upsertPeople(ctx context.Context, tx pgx.Tx, q peopleSQL, iins []string, want map[string][3]string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(iins))
+	rows, err := tx.Query(ctx, q.load, iins)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]int64, want)
 	var (
 		iin string
 		id  int64
+		f   [3]string
+		upd struct {
+			ids        []int64
+			f1, f2, f3 []string
+		}
 	)
-	_, err = pgx.ForEachRow(rows, []any{&iin, &id}, func() error {
-		out[iin] = id
+	_, err = pgx.ForEachRow(rows, []any{&iin, &id, &f[0], &f[1], &f[2]}, func() error {
+		ids[iin] = id
+		if w := want[iin]; w != f {
+			upd.ids, upd.f1, upd.f2, upd.f3 = append(upd.ids, id), append(upd.f1, w[0]), append(upd.f2, w[1]), append(upd.f3, w[2])
+		}
 		return nil
 	})
-	if err == nil && len(out) != want {
-		err = kezekbot.Errorf(kezekbot.ECONFLICT, "people were added concurrently; retry")
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	if len(upd.ids) > 0 {
+		if _, err := tx.Exec(ctx, q.update, upd.ids, upd.f1, upd.f2, upd.f3); err != nil {
+			return nil, err
+		}
+	}
+	var ins struct{ iins, f1, f2, f3 []string }
+	for _, iin := range iins {
+		if _, ok := ids[iin]; !ok {
+			w := want[iin]
+			ins.iins, ins.f1, ins.f2, ins.f3 = append(ins.iins, iin), append(ins.f1, w[0]), append(ins.f2, w[1]), append(ins.f3, w[2])
+		}
+	}
+	if len(ins.iins) == 0 {
+		return ids, nil
+	}
+	rows, err = tx.Query(ctx, q.insert, ins.iins, ins.f1, ins.f2, ins.f3)
+	if err != nil {
+		return nil, err
+	}
+	_, err = pgx.ForEachRow(rows, []any{&iin, &id}, func() error {
+		ids[iin] = id
+		return nil
+	})
+	return ids, err
 }
 
 // PruneChanges forgets the ids of changes applied before cutoff and returns how many. It is

@@ -73,15 +73,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 -- +goose StatementEnd
 
--- The triggers of 00001, fired only when what they look at changed. A mirror batch rewrites
+-- The triggers of 00001, fired only when what they look at can have changed. A mirror batch rewrites
 -- every column of hundreds of applications whose status and child stay the same (a queue
 -- moves), and `UPDATE OF status` fires on the column being set, not on it changing: 60 µs
 -- per row at commit for nothing. The checks are unchanged: an application whose status did
 -- not change keeps its invariant unless its referrals changed, and referrals have their own
 -- trigger; an application whose child did not change keeps its queue year.
 DROP TRIGGER applications_status_referrals ON applications;
+-- A new application can break the rule alone only by claiming referral_issued: its referrals
+-- are inserted after it (they reference it) and each fires the referrals trigger, which checks
+-- the application again.
 CREATE CONSTRAINT TRIGGER applications_status_referrals AFTER INSERT ON applications
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_application_referrals();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'referral_issued')
+    EXECUTE FUNCTION check_application_referrals();
 CREATE CONSTRAINT TRIGGER applications_status_referrals_update AFTER UPDATE OF status ON applications
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION check_application_referrals();
