@@ -85,7 +85,7 @@ var cityConfigFields = []configField{
 		c.City.ReadTimeout = d
 		return nil
 	}},
-	{"KEZEKBOT_CITY_MODE", "city-mode", "pull", "how the city's changes arrive: pull (kezekbot asks GET /v1/changes), push (the city posts to /city/changes) or both", func(c *Config, v string) error {
+	{"KEZEKBOT_CITY_MODE", "city-feed", "pull", "how the city's changes arrive: pull (kezekbot asks GET /v1/changes), push (the city posts to /city/changes) or both", func(c *Config, v string) error {
 		if v != "pull" && v != "push" && v != "both" {
 			return fmt.Errorf("want pull, push or both, got %q", v)
 		}
