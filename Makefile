@@ -4,7 +4,7 @@
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
-.PHONY: run test build vet fmt bench services testtools
+.PHONY: run test build vet fmt bench services testtools check fuzz security
 
 ## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
 run: services
@@ -28,3 +28,15 @@ services:
 
 testtools:
 	@bash scripts/testtools.sh
+
+## check: govulncheck (database built locally from golang.org/x/vulndb), staticcheck, gosec; pinned versions (scripts/check.sh)
+check:
+	@bash scripts/check.sh
+
+## fuzz: each fuzz target of outside input for FUZZTIME (3s); crashers land in testdata/fuzz (scripts/fuzz.sh)
+fuzz:
+	@bash scripts/fuzz.sh
+
+## security: print the security figures (fuzzed updates, tampered XML, rate limit under a flood) (scripts/security.sh)
+security:
+	@bash scripts/security.sh

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +17,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kezekbot/kezekbot/internal/testenv"
 )
 
 // obj is one decoded YAML document.
@@ -561,6 +566,139 @@ func TestCaddyfile(t *testing.T) {
 			t.Errorf("Caddyfile lacks %q", want)
 		}
 	}
+	// The access log must not carry secrets (issue 17, finding 1): the token part of
+	// signing-page paths is replaced and every header carrying a secret is dropped.
+	for _, want := range []string{
+		"format filter",
+		`request>uri regexp "^/s/[^/?#]+" "/s/REDACTED"`,
+		"request>headers>X-Telegram-Bot-Api-Secret-Token delete",
+		"request>headers>X-Csrf-Token delete",
+		"request>headers>X-Kezek-Signature delete",
+		"request>headers>Authorization delete",
+		"request>headers>Cookie delete",
+		"resp_headers>Set-Cookie delete",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Caddyfile's access log lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "format json") {
+		t.Error("Caddyfile logs with plain `format json`: every request header would be logged")
+	}
+}
+
+// TestCaddyAccessLogRedacts runs Caddy with the Caddyfile (admin endpoint off, plain HTTP on
+// a loopback port, no bot behind it) and reads the access log of requests carrying every
+// secret: none of them may appear.
+func TestCaddyAccessLogRedacts(t *testing.T) {
+	caddy := testenv.Tool(t, "caddy", "caddy")
+	b, err := os.ReadFile("Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "Caddyfile")
+	// The test's own global options: no admin endpoint, no certificates.
+	conf, ok := strings.CutPrefix(string(b[bytes.Index(b, []byte("\n{\n"))+1:]), "{\n")
+	if !ok {
+		t.Fatal("Caddyfile has no global options block")
+	}
+	if err := os.WriteFile(cfg, []byte("{\n\tadmin off\n\tauto_https off\n"+conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddy, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "KEZEKBOT_DOMAIN=http://"+addr)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	const (
+		token   = "tok3nS3cretLinkPart0123456789abcdef"
+		secret  = "webhookSecretValue0123456789abcdef"
+		csrf    = "csrfValue0123456789abcdefghijklmn"
+		hmacSig = "citySignature0123456789abcdefghij"
+		bearer  = "adminBearer0123456789abcdefghijkl"
+	)
+	client := &http.Client{Timeout: 20 * time.Second}
+	send := func(method, path string, h map[string]string) {
+		var resp *http.Response
+		var err error
+		for range 100 { // Caddy needs a moment to listen
+			req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+path, strings.NewReader("{}"))
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			if resp, err = client.Do(req); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("%s %s: %v\n%s", method, path, err, logs.String())
+			return
+		}
+		resp.Body.Close()
+	}
+	// No bot answers behind this Caddy: it tries for lb_try_duration (10s), then logs an
+	// error with the request and the access log line. The three requests go at once.
+	var wg sync.WaitGroup
+	for _, r := range []struct {
+		method, path string
+		h            map[string]string
+	}{
+		{http.MethodPost, "/telegram/webhook", map[string]string{"X-Telegram-Bot-Api-Secret-Token": secret}},
+		{http.MethodPost, "/s/" + token + "?lang=ru", map[string]string{"X-Csrf-Token": csrf, "Cookie": "kz_csrf=" + csrf, "Referer": "http://" + addr + "/s/" + token}},
+		{http.MethodGet, "/s/" + token + "/document", map[string]string{"X-Kezek-Signature": hmacSig, "Authorization": "Bearer " + bearer}},
+	} {
+		wg.Go(func() { send(r.method, r.path, r.h) })
+	}
+	wg.Wait()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logs.String(), `"handled request"`) < 3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `"handled request"`); n < 3 {
+		t.Fatalf("want 3 access log entries, got %d:\n%s", n, out)
+	}
+	for name, v := range map[string]string{"link token": token, "webhook secret": secret, "CSRF token": csrf, "city signature": hmacSig, "bearer token": bearer} {
+		if strings.Contains(out, v) {
+			t.Errorf("the access log carries the %s:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(out, "/s/REDACTED") {
+		t.Errorf("the access log lacks the redacted path /s/REDACTED:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutines of exec.Cmd and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestDockerfile(t *testing.T) {

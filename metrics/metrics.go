@@ -54,6 +54,7 @@ type Metrics struct {
 	signatures *children[[2]string, prometheus.Counter]
 	revokes    *children[string, prometheus.Counter]
 	deliveries *children[string, prometheus.Counter]
+	refused    *children[[2]string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	loopsDown  *children[string, prometheus.Gauge]
 	city       *cityMetrics // city.go
@@ -185,6 +186,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		return deliveries.WithLabelValues(clean(k, "none"))
 	})
 
+	refused := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "refused_total",
+		Help: `Requests refused by a limit, by door ("sign": signature submissions, "http": the server's connection cap) and scope ("client", "link", "global", "connections").`,
+	}, []string{"door", "scope"}))
+	m.refused = newChildren([2]string{overflowValue, overflowValue}, func(k [2]string) prometheus.Counter {
+		return refused.WithLabelValues(clean(k[0], "none"), clean(k[1], "none"))
+	})
+
 	m.queueLag = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "queue_lag_seconds",
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
@@ -262,6 +271,15 @@ func (m *Metrics) Signature(result, reason string) {
 		return
 	}
 	m.signatures.get([2]string{result, reason}).Inc()
+}
+
+// Refused counts a request refused by a limit (429 or 503): door "sign" with scope "client",
+// "link" or "global"; door "http" with scope "connections".
+func (m *Metrics) Refused(door, scope string) {
+	if m == nil {
+		return
+	}
+	m.refused.get([2]string{door, scope}).Inc()
 }
 
 // Revocation counts a referral revocation by result.

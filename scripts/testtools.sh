@@ -26,6 +26,15 @@ if ! have_chromium; then
   have_chromium || missing+=("chromium (the browser tests of signer-link and the sandbox)")
 fi
 
+# caddy: the proxy's access log test (deployments); xmlsec1: stored evidence must verify with an
+# independent verifier (signer-link).
+for tool in caddy xmlsec1; do
+  if ! command -v $tool >/dev/null; then
+    if [ $install = 1 ]; then log "installing $tool"; apt_install $tool || true; fi
+    command -v $tool >/dev/null || missing+=("$tool (deployments' access log test / signer-link's xmlsec1 evidence test)")
+  fi
+done
+
 # OpenSSL's GOST engine: the independent Streebog oracle of signer-link/gost/streebog's tests.
 have_gost_engine() { command -v openssl >/dev/null && openssl dgst -engine gost -md_gost12_256 </dev/null >/dev/null 2>&1; }
 if ! have_gost_engine; then

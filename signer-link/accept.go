@@ -104,6 +104,9 @@ func (s *Service) accept(ctx context.Context, l link, body []byte) acceptResult 
 	switch rec.Action {
 	case kezekbot.ActionBind:
 		err = s.store.Bind(actx, rec.ChatID, string(rec.Lang), ev)
+		if errors.Is(err, kezekbot.ErrBoundElsewhere) {
+			s.alertBoundElsewhere(actx, rec, iin)
+		}
 	case kezekbot.ActionRevoke:
 		signed.Result, err = s.store.RevokeReferral(actx, kezekbot.RevokeRequest{
 			ChatID:        rec.ChatID,

@@ -33,6 +33,8 @@ type docInput struct {
 	RefID        int64
 	Kindergarten string
 	Reason       string
+	TgName       string // bind: the Telegram account being bound
+	TgUser       string
 	Nonce        string
 	IssuedAt     time.Time
 	Expires      time.Time
@@ -64,6 +66,8 @@ func buildDocument(in docInput) (issuedDoc, error) {
 	add("chat", strconv.FormatInt(in.ChatID, 10))
 	switch in.Action {
 	case kezekbot.ActionBind:
+		add("telegramName", in.TgName)
+		add("telegramUsername", in.TgUser)
 	case kezekbot.ActionRevoke:
 		app := add("application", strconv.FormatInt(in.AppID, 10))
 		app.CreateAttr("number", in.AppNumber)

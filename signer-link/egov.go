@@ -252,6 +252,8 @@ func egovStatus(reason string) int {
 		return http.StatusConflict
 	case "egov_token":
 		return http.StatusUnauthorized
+	case "rate_limited":
+		return http.StatusTooManyRequests
 	case "too_large":
 		return http.StatusRequestEntityTooLarge
 	case "content_type":
@@ -302,6 +304,11 @@ func (s *Service) serveEGov(w http.ResponseWriter, r *http.Request, token, sub s
 	case sub == "egov/document" && r.Method == http.MethodGet:
 		s.serveAPI2Get(w, r, token)
 	case sub == "egov/document" && r.Method == http.MethodPut:
+		// The signature limits (ratelimit.go), before any verification work.
+		if ok, lang := s.SignatureAllowed(w, r, token); !ok {
+			s.egovFail(w, lang, "", "rate_limited")
+			return
+		}
 		s.serveAPI2Put(w, r, token)
 	case sub == "egov":
 		w.Header().Set("Allow", "GET")

@@ -83,7 +83,9 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case sub == "" && get:
 		s.servePage(w, r, token)
 	case sub == "" && r.Method == http.MethodPost:
-		s.serveAccept(w, r, token)
+		if s.LimitSignature(w, r, token) { // before any verification work
+			s.serveAccept(w, r, token)
+		}
 	case sub == "document" && get:
 		s.serveDocument(w, r, token)
 	case sub == "egov" || strings.HasPrefix(sub, "egov/"):
@@ -257,6 +259,9 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token string
 		data.Heading = t(lang, "page.heading.bind")
 		data.Summary = t(lang, "doc.text.bind")
 		data.KeyHint = t(lang, "page.key.bind")
+		// Which account is being bound, and not to sign someone else's link (bindguard.go).
+		data.Fields = []field{{t(lang, "page.field.account"), accountLabel(lang, l.rec.TgName, l.rec.TgUser, l.rec.ChatID)}}
+		data.Consequence = t(lang, "page.warn.bind")
 	case kezekbot.ActionRevoke:
 		data.Heading = t(lang, "page.heading.revoke")
 		data.Fields = []field{

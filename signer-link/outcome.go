@@ -38,6 +38,7 @@ var outcomes = map[string]outcome{
 	"csrf":         {http.StatusForbidden, "err.csrf", false, ""},
 	"too_large":    {http.StatusRequestEntityTooLarge, "err.too_large", true, ""},
 	"content_type": {http.StatusUnsupportedMediaType, "err.content_type", true, ""},
+	"rate_limited": {http.StatusTooManyRequests, "err.rate_limited", true, ""},
 
 	// The signature (xmlsig reasons, cert_ prefixed where the name would be ambiguous).
 	"malformed":          {http.StatusBadRequest, "err.malformed", true, ""},
@@ -61,11 +62,12 @@ var outcomes = map[string]outcome{
 	"document_mismatch":  {http.StatusBadRequest, "err.document_mismatch", true, ""},
 
 	// The action, after the link was consumed.
-	"window_closed": {http.StatusConflict, "err.window_closed", false, told},
-	"not_active":    {http.StatusConflict, "err.not_active", false, told},
-	"not_found":     {http.StatusNotFound, "err.not_found", false, told},
-	"conflict":      {http.StatusConflict, "err.conflict", false, told},
-	"internal":      {http.StatusInternalServerError, "err.internal", false, dead},
+	"window_closed":   {http.StatusConflict, "err.window_closed", false, told},
+	"not_active":      {http.StatusConflict, "err.not_active", false, told},
+	"not_found":       {http.StatusNotFound, "err.not_found", false, told},
+	"conflict":        {http.StatusConflict, "err.conflict", false, told},
+	"bound_elsewhere": {http.StatusConflict, "err.bound_elsewhere", false, ""},
+	"internal":        {http.StatusInternalServerError, "err.internal", false, dead},
 }
 
 // reasonOfVerify names a verification failure; errors without an xmlsig reason (a cancelled
@@ -95,6 +97,9 @@ func reasonOfAction(err error) (reason, code string) {
 			return "window_closed", refusal.Code()
 		}
 		return "not_active", refusal.Code()
+	}
+	if errors.Is(err, kezekbot.ErrBoundElsewhere) {
+		return "bound_elsewhere", kezekbot.EFORBIDDEN
 	}
 	switch code := kezekbot.ErrorCode(err); code {
 	case kezekbot.ENOTFOUND, kezekbot.EFORBIDDEN:

@@ -214,6 +214,7 @@ type Handler struct {
 	failures []*failure
 	webhook  WebhookInfo
 	commands string
+	chats    map[int64]models.ChatFullInfo // getChat answers (SetChat)
 	// rate limit bookkeeping
 	window     []time.Time // global sends in the last second
 	chatLast   map[int64]time.Time
@@ -235,11 +236,19 @@ func NewHandler(opts ...Option) *Handler {
 		blocked:  map[int64]bool{},
 		missing:  map[int64]bool{},
 		chatLast: map[int64]time.Time{},
+		chats:    map[int64]models.ChatFullInfo{},
 	}
 	for _, o := range opts {
 		o(h)
 	}
 	return h
+}
+
+// SetChat sets what getChat answers for info.ID (a private chat with only its id otherwise).
+func (h *Handler) SetChat(info models.ChatFullInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.chats[info.ID] = info
 }
 
 // Close wakes every waiting getUpdates and WaitFor; the handler answers no more long polls.
@@ -733,6 +742,15 @@ func (h *Handler) callLocked(method string, p map[string]string, at time.Time) a
 		return true
 	case "deleteMyCommands", "sendChatAction", "leaveChat":
 		return true
+	case "getChat":
+		id, err := strconv.ParseInt(p["chat_id"], 10, 64)
+		if err != nil {
+			return Error(http.StatusBadRequest, 0)
+		}
+		if c, ok := h.chats[id]; ok {
+			return c
+		}
+		return models.ChatFullInfo{ID: id, Type: models.ChatTypePrivate}
 	}
 	return Error(http.StatusNotFound, 0)
 }

@@ -184,8 +184,16 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		Store:       revocationMetrics{Store: record, m: a.metrics},
 		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
 		Resumer:     resume,
-		Logger:      a.log,
-		Now:         o.now,
+		// Bind phishing: the page names the account; a refused second binding alerts the
+		// chats already bound (bindguard.go).
+		Accounts:   telegramAccounts{b: a.sender.Bot()},
+		BindAlerts: bindAlerts{db: a.db, sender: a.sender},
+		// Signature limits: buckets in Redis, shared by every replica.
+		RateLimiter:   a.rdb,
+		SignLimits:    new(cfg.signLimits()),
+		OnRateLimited: func(scope string) { a.metrics.Refused("sign", scope) },
+		Logger:        a.log,
+		Now:           o.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signer-link: %w", err)
@@ -271,6 +279,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, background ...func(conte
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	ln = limitServer(srv, ln, a.cfg.security.MaxHeaderBytes, a.cfg.security.MaxConns, func() { a.metrics.Refused("http", "connections") })
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup

@@ -57,6 +57,7 @@ type Config struct {
 	EGovBIN        string
 	EGovAuthType   string
 	EGovLauncher   string
+	security       securityConfig // config_security.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
@@ -403,6 +404,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, unu
 	if err := c.validateCity(false); err != nil {
 		return nil, err
 	}
+	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -428,7 +432,10 @@ func (c *Config) validateServe() error {
 			return usagef("KEZEKBOT_PUBLIC_URL: eGov mobile calls the signing API over https only; set an https URL or KEZEKBOT_EGOV=off")
 		}
 	}
-	return c.validateCity(true)
+	if err := c.validateCity(true); err != nil {
+		return err
+	}
+	return c.checkServeSecrets()
 }
 
 // linkKeys returns the configured keys, or one random key for a single local process (links

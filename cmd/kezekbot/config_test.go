@@ -133,7 +133,7 @@ func TestValidateServe(t *testing.T) {
 		case "KEZEKBOT_TELEGRAM_TOKEN":
 			c.Token = "123:abc"
 		case "KEZEKBOT_WEBHOOK_SECRET":
-			c.WebhookSecret = "s"
+			c.WebhookSecret = "0123456789abcdef0123456789abcdef"
 		case "KEZEKBOT_TRUST_DIR":
 			c.TrustDir = t.TempDir()
 		case "KEZEKBOT_LINK_KEYS":

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-telegram/bot/models"
+
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/sandbox"
@@ -123,7 +125,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	api := telegramtest.NewHandler()
 	defer api.Close()
-	ui := sandbox.New(api, sandboxPersonas(), log)
+	personas := sandboxPersonas()
+	for _, p := range personas { // the bind page names the account, as getChat tells it
+		api.SetChat(models.ChatFullInfo{ID: p.ChatID, Type: models.ChatTypePrivate, FirstName: p.Name})
+	}
+	ui := sandbox.New(api, personas, log)
 	a, err := newApp(ctx, appOptions{
 		cfg:         cfg,
 		log:         log,

@@ -170,6 +170,8 @@ func parseWebhookArgs(args []string, stdout io.Writer, getenv func(string) strin
 		return nil, usagef("KEZEKBOT_WEBHOOK_SECRET: not set; serve rejects webhook requests without it, so set it to the value the bots run with")
 	case !webhookSecretRe.MatchString(o.secret):
 		return nil, usagef("KEZEKBOT_WEBHOOK_SECRET: must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
+	case len(o.secret) < minWebhookSecret: // serve refuses it too
+		return nil, usagef("KEZEKBOT_WEBHOOK_SECRET: too short (%d characters); use at least %d, e.g. `openssl rand -hex 32`", len(o.secret), minWebhookSecret)
 	}
 
 	target := *fullURL

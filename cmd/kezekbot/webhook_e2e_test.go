@@ -29,7 +29,7 @@ import (
 // operator would, in webhook mode, and has the fake Telegram push updates to it.
 func TestServeWebhookEndToEnd(t *testing.T) {
 	const (
-		secretToken = "e2e-webhook-secret_0123456789"
+		secretToken = "e2e-webhook-secret_0123456789abcdef"
 		chatID      = 7001
 	)
 	tg := telegramtest.New()
@@ -291,7 +291,7 @@ func (w *watchWriter) String() string {
 // a link handed out by one replica is signed on the other, and two updates of one chat that
 // reach both replicas at once are handled one after the other.
 func TestWebhookReplicasEndToEnd(t *testing.T) {
-	const secret = "replica-secret_0123456789"
+	const secret = "replica-secret_0123456789abcdefghij"
 	e := newE2EEnv(t)
 	publicAddr := ""
 	replica := func() *e2eRun {

@@ -13,7 +13,7 @@ import (
 
 const (
 	testWebhookToken  = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
-	testWebhookSecret = "s3cr3t_-Token"
+	testWebhookSecret = "s3cr3t_-Token_0123456789abcdefghij"
 )
 
 // webhookCall is one Bot API request as the fake saw it.
@@ -297,6 +297,7 @@ func TestWebhookSettingErrors(t *testing.T) {
 		{"missing secret", map[string]string{"KEZEKBOT_WEBHOOK_SECRET": ""}, []string{"set"}, "KEZEKBOT_WEBHOOK_SECRET: not set"},
 		{"secret with space", map[string]string{"KEZEKBOT_WEBHOOK_SECRET": "has space"}, []string{"set"}, "KEZEKBOT_WEBHOOK_SECRET: must be 1-256"},
 		{"secret too long", map[string]string{"KEZEKBOT_WEBHOOK_SECRET": strings.Repeat("a", 257)}, []string{"set"}, "KEZEKBOT_WEBHOOK_SECRET: must be 1-256"},
+		{"secret too short", map[string]string{"KEZEKBOT_WEBHOOK_SECRET": "a"}, []string{"set"}, "KEZEKBOT_WEBHOOK_SECRET: too short"},
 		{"missing public url", map[string]string{"KEZEKBOT_PUBLIC_URL": ""}, []string{"set"}, "KEZEKBOT_PUBLIC_URL: not set"},
 		{"plain http", map[string]string{"KEZEKBOT_PUBLIC_URL": "http://kezek.example.kz"}, []string{"set"}, "HTTPS only"},
 		{"bad port", nil, []string{"set", "-url", "https://kezek.example.kz:8080/hook"}, "ports 443, 80, 88 and 8443"},

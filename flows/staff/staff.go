@@ -11,7 +11,6 @@
 package staff
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -455,8 +454,6 @@ func parseID(t string) (int64, error) {
 	return id, nil
 }
 
-var twelveDigits = regexp.MustCompile(`(?:^|[^0-9])([0-9]{12})(?:[^0-9]|$)`)
-
 // checkText validates a broadcast text: not empty, within Telegram's limit, valid UTF-8, and
 // without an IIN (a broadcast goes to thousands; an IIN in it is a leak). It returns the
 // trimmed text or a notice key.
@@ -474,17 +471,6 @@ func checkText(t string) (string, string) {
 	return t, ""
 }
 
-// ContainsIIN reports whether t contains a run of exactly 12 digits that is a valid IIN.
-func ContainsIIN(t string) bool {
-	for i := 0; i < len(t); {
-		m := twelveDigits.FindStringSubmatchIndex(t[i:])
-		if m == nil {
-			return false
-		}
-		if _, err := kezekbot.ParseIIN(t[i+m[2] : i+m[3]]); err == nil {
-			return true
-		}
-		i += m[3]
-	}
-	return false
-}
+// ContainsIIN reports whether t carries an IIN in any disguise (separators, invisible
+// characters, full-width digits): kezekbot.ContainsIIN (issue 17, finding 6).
+func ContainsIIN(t string) bool { return kezekbot.ContainsIIN(t) }

@@ -173,7 +173,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		c.CloseNow()
+		_ = c.CloseNow()
 		return
 	}
 	s.wg.Add(1)
@@ -183,7 +183,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	c.SetReadLimit(1 << 20)
 	defer c.CloseNow()
-	if err := s.session(ctx, c); err != nil && ctx.Err() == nil &&
+	// session only ends on an error (a closed or broken connection).
+	if err := s.session(ctx, c); ctx.Err() == nil &&
 		websocket.CloseStatus(err) != websocket.StatusNormalClosure && websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		s.log.Debug("fake NCALayer: session ended", slog.Any("err", err))
 	}

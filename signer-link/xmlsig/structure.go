@@ -123,8 +123,8 @@ func rejectCharset(charset string, _ io.Reader) (io.Reader, error) {
 }
 
 // parseDocument parses b once with etree and checks the document level: one root element,
-// nothing but comments, processing instructions and whitespace around it, no directives and
-// no duplicate attributes anywhere.
+// nothing but the XML declaration before it and whitespace around it (no comment, no other
+// processing instruction, no directive), and no duplicate attributes anywhere.
 func parseDocument(b []byte) (*etree.Element, *Error) {
 	d := etree.NewDocument()
 	d.ReadSettings = etree.ReadSettings{
@@ -136,8 +136,17 @@ func parseDocument(b []byte) (*etree.Element, *Error) {
 		return nil, newError(ReasonMalformed, "parse XML: %v", err)
 	}
 	var root *etree.Element
-	for _, t := range d.Child {
+	for i, t := range d.Child {
 		switch t := t.(type) {
+		case *etree.ProcInst:
+			// Only the XML declaration, and only first: a processing instruction or comment
+			// outside the root is no part of the document we issued, and independent verifiers
+			// (xmlsec1) refuse a signed file carrying one, so stored evidence would not verify.
+			if t.Target != "xml" || i != 0 {
+				return nil, newError(ReasonMalformed, "processing instruction <?%s?> outside the root element", t.Target)
+			}
+		case *etree.Comment:
+			return nil, newError(ReasonMalformed, "comment outside the root element")
 		case *etree.Element:
 			if root != nil {
 				return nil, newError(ReasonMalformed, "document has more than one root element")

@@ -30,7 +30,8 @@ func (db *DB) BoundIIN(ctx context.Context, chatID int64) (kezekbot.IIN, error) 
 
 // Bind binds a chat to the IIN of the certificate in ev, replacing an earlier binding of the
 // chat, and records the signature in the audit log, in one transaction. lang is "kk" or "ru".
-// A signature whose nonce was already used gives ECONFLICT; missing evidence gives EINVALID.
+// A signature whose nonce was already used gives ECONFLICT; missing evidence gives EINVALID;
+// an IIN bound to another chat gives kezekbot.ErrBoundElsewhere (bind_guard.go).
 func (db *DB) Bind(ctx context.Context, chatID int64, lang string, ev kezekbot.Evidence) error {
 	if lang != "kk" && lang != "ru" {
 		return fmt.Errorf("bind chat %d: %w", chatID, kezekbot.Errorf(kezekbot.EINVALID, "unknown language %q", lang))
@@ -40,6 +41,9 @@ func (db *DB) Bind(ctx context.Context, chatID int64, lang string, ev kezekbot.E
 	}
 	now := db.now()
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := refuseBoundElsewhere(ctx, tx, chatID, ev.IIN); err != nil {
+			return err
+		}
 		if err := insertAudit(ctx, tx, now, chatID, kezekbot.ActionBind, "", ev); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -23,15 +24,20 @@ func TestBind(t *testing.T) {
 		if err := db.Bind(t.Context(), 100, "kk", ev); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Bind(t.Context(), 101, "ru", evidence(alice)); err != nil {
-			t.Fatal(err)
+		// One IIN, one chat (issue 17, bind phishing): a second chat is refused, with nothing
+		// written — neither a binding nor an audit row.
+		if err := db.Bind(t.Context(), 101, "ru", evidence(alice)); !errors.Is(err, kezekbot.ErrBoundElsewhere) {
+			t.Fatalf("second chat for one IIN: %v, want ErrBoundElsewhere", err)
+		}
+		if iin, _ := db.BoundIIN(t.Context(), 101); !iin.IsZero() {
+			t.Fatalf("refused chat is bound to %v", iin)
 		}
 		iin, err := db.BoundIIN(t.Context(), 100)
 		if err != nil || !iin.Equal(alice) {
 			t.Fatalf("BoundIIN = %v, %v; want alice", iin, err)
 		}
 		chats, err := db.ChatsOfIIN(t.Context(), alice)
-		if err != nil || !slices.Equal(chats, []int64{100, 101}) {
+		if err != nil || !slices.Equal(chats, []int64{100}) {
 			t.Fatalf("ChatsOfIIN = %v, %v", chats, err)
 		}
 		var subject, masked string
@@ -51,8 +57,12 @@ func TestBind(t *testing.T) {
 		if iin, _ := db.BoundIIN(t.Context(), 100); !iin.Equal(bob) {
 			t.Fatalf("BoundIIN = %v, want bob", iin)
 		}
-		if chats, _ := db.ChatsOfIIN(t.Context(), alice); !slices.Equal(chats, []int64{101}) {
-			t.Fatalf("alice's chats = %v, want [101]", chats)
+		if chats, _ := db.ChatsOfIIN(t.Context(), alice); len(chats) != 0 {
+			t.Fatalf("alice's chats = %v, want none", chats)
+		}
+		// Once her old chat let go, another chat may bind her IIN.
+		if err := db.Bind(t.Context(), 101, "ru", evidence(alice)); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("Unbind", func(t *testing.T) {
@@ -73,8 +83,12 @@ func TestBind(t *testing.T) {
 		}
 	})
 	t.Run("ErrConflictReplayedNonce", func(t *testing.T) {
-		ev := evidence(alice)
+		ev := evidence(f.parent(t))
 		if err := db.Bind(t.Context(), 200, "kk", ev); err != nil {
+			t.Fatal(err)
+		}
+		// Even once chat 200 let go of the IIN, its signed document binds nobody else.
+		if err := db.Unbind(t.Context(), 200); err != nil {
 			t.Fatal(err)
 		}
 		wantCode(t, db.Bind(t.Context(), 201, "kk", ev), kezekbot.ECONFLICT)

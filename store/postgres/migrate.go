@@ -71,8 +71,8 @@ func (db *DB) provider(ctx context.Context) (*goose.Provider, func(), error) {
 		goose.WithVerbose(false),
 	)
 	if err != nil {
-		sqlDB.Close()
+		_ = sqlDB.Close()
 		return nil, nil, fmt.Errorf("migration provider: %w", err)
 	}
-	return provider, func() { sqlDB.Close() }, nil
+	return provider, func() { _ = sqlDB.Close() }, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kezekbot/kezekbot"
@@ -356,6 +357,10 @@ func (ev ImportedEvent) Validate() error {
 	}
 	if len(p.ApplicationNumber) > 64 || len(p.EventID) > 128 || len(p.Kindergarten) > 300 {
 		return kezekbot.Errorf(kezekbot.EINVALID, "a field is too long")
+	}
+	// The kindergarten's name is shown to parents as given: the same guard as broadcasts.
+	if !utf8.ValidString(p.Kindergarten) || kezekbot.ContainsIIN(p.Kindergarten) {
+		return kezekbot.Errorf(kezekbot.EINVALID, "kindergarten must be valid UTF-8 without an IIN")
 	}
 	if (p.Status != "" && !p.Status.Valid()) || (p.OldStatus != "" && !p.OldStatus.Valid()) {
 		return kezekbot.Errorf(kezekbot.EINVALID, "unknown status")

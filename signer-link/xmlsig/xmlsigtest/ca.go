@@ -290,17 +290,17 @@ func (ca *CA) IntermediatePEM() []byte {
 // test_nca_rsa.pem (test_root_gost.pem, test_nca_gost.pem for a GOST CA) into dir (created if
 // missing), ready for xmlsig.LoadTrustDir. An RSA and a GOST CA can share a directory.
 func (ca *CA) WriteTrustDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
 	kind := "rsa"
 	if ca.Algorithm == xmlsig.AlgorithmGOST2015_512 {
 		kind = "gost"
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_root_"+kind+".pem"), ca.RootPEM(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test_root_"+kind+".pem"), ca.RootPEM(), 0o600); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test_nca_"+kind+".pem"), ca.IntermediatePEM(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test_nca_"+kind+".pem"), ca.IntermediatePEM(), 0o600); err != nil {
 		return fmt.Errorf("write trust dir: %w", err)
 	}
 	return nil

@@ -1,0 +1,4 @@
+package kezekbot
+
+// IsIINSeparatorForTest exposes isIINSeparator to the external tests.
+var IsIINSeparatorForTest = isIINSeparator
