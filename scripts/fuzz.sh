@@ -14,6 +14,7 @@ targets=(
   "./signer-link FuzzParseToken"         # the signing link token parser
   ". FuzzParseIIN"                       # the IIN parser
   ". FuzzContainsIIN"                    # the broadcast IIN guard
+  "./city/sync FuzzPushHandler"          # the city's push endpoint (signature header and body)
 )
 if [ -n "${FUZZ_ALL:-}" ]; then
   targets+=("./bot FuzzWebhook" "./signer-link FuzzClientAddr" "./signer-link FuzzParseRate"

@@ -9,9 +9,6 @@ package sync
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +16,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,14 +25,13 @@ import (
 )
 
 // SignatureHeader carries the push's signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
-// "<t>.<body>")>[,v1=…]. Several v1 let the city sign with an old and a new secret while both
-// sides rotate.
-const SignatureHeader = "X-Kezek-Signature"
+// "<t>.<body>")>[,v1=…] (city.VerifySignature). Several v1 let the city sign with an old and a
+// new secret while both sides rotate.
+const SignatureHeader = city.HeaderSignature
 
 // Defaults of PushConfig.
 const (
-	DefaultMaxBody = 1 << 20
-	DefaultWindow  = 5 * time.Minute
+	DefaultMaxBody = city.MaxPushBody
 	// MinSecretLen is the shortest push secret accepted: 32 characters, about 190 bits when
 	// random base64.
 	MinSecretLen = 32
@@ -64,10 +59,9 @@ type PushConfig struct {
 	// Secrets are the shared HMAC secrets, newest first (KEZEKBOT_CITY_PUSH_SECRETS); a
 	// signature by any of them is accepted.
 	Secrets []string
-	// MaxBody is the largest body accepted (default DefaultMaxBody); larger is 413.
+	// MaxBody is the largest body accepted (default DefaultMaxBody); larger is 413. The signed
+	// timestamp may be city.SignatureWindow from now either way.
 	MaxBody int64
-	// Window is how far the signed timestamp may be from now, either way (default 5 minutes).
-	Window  time.Duration
 	Now     func() time.Time
 	Log     *slog.Logger
 	Metrics *metrics.CityFeed
@@ -112,9 +106,6 @@ func NewPushHandler(store ChangeApplier, cfg PushConfig) (*PushHandler, error) {
 	}
 	if h.cfg.MaxBody <= 0 {
 		h.cfg.MaxBody = DefaultMaxBody
-	}
-	if h.cfg.Window <= 0 {
-		h.cfg.Window = DefaultWindow
 	}
 	if h.cfg.Now == nil {
 		h.cfg.Now = time.Now
@@ -210,97 +201,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
 }
 
-// verify checks the signature header against body at now: the timestamp within the window
-// either way, and one of the v1 signatures made by one of the secrets (compared in constant
-// time).
+// verify checks the signature header against body at now with each secret (city.VerifySignature:
+// the timestamp within the window either way, a v1 signature by the secret, compared in
+// constant time).
 func (h *PushHandler) verify(header string, body []byte) error {
-	ts, sigs, err := ParseSignature(header)
-	if err != nil {
-		return err
-	}
 	now := h.cfg.Now()
-	signed := time.Unix(ts, 0)
-	if d := now.Sub(signed); d > h.cfg.Window || d < -h.cfg.Window {
-		return fmt.Errorf("the signature's timestamp is more than %s from now; sign each delivery when sending it", h.cfg.Window)
-	}
+	err := city.ErrSignatureMissing
 	for _, secret := range h.secrets {
-		want := Sign(secret, ts, body)
-		for _, sig := range sigs {
-			if hmac.Equal(want, sig) {
-				return nil
-			}
+		e := city.VerifySignature(secret, header, body, now)
+		if e == nil {
+			return nil
 		}
+		err = e // every secret gives the same answer but for a match
 	}
-	return errors.New("no signature matches the body with a configured secret")
-}
-
-// maxSignatures bounds the work a hostile header can cause (signatures × secrets HMACs).
-const maxSignatures = 8
-
-// ParseSignature reads a SignatureHeader value: exactly one t (unix seconds) and 1 to 8 v1
-// signatures (64 hex digits each); other keys are ignored, so that a future scheme can be
-// sent alongside.
-func ParseSignature(header string) (ts int64, sigs [][]byte, err error) {
-	if header == "" {
-		return 0, nil, fmt.Errorf("missing %s header", SignatureHeader)
+	switch {
+	case errors.Is(err, city.ErrSignatureStale):
+		return fmt.Errorf("the signature's timestamp is more than %s from now; sign each delivery when sending it", city.SignatureWindow)
+	case errors.Is(err, city.ErrSignatureBad):
+		return errors.New("no signature matches the body with a configured secret")
 	}
-	if len(header) > 1024 {
-		return 0, nil, fmt.Errorf("%s header is too long", SignatureHeader)
-	}
-	haveT := false
-	for part := range strings.SplitSeq(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return 0, nil, fmt.Errorf("%s header: want key=value pairs", SignatureHeader)
-		}
-		switch k {
-		case "t":
-			if haveT {
-				return 0, nil, fmt.Errorf("%s header: t given twice", SignatureHeader)
-			}
-			haveT = true
-			if len(v) == 0 || len(v) > 12 || strings.TrimLeft(v, "0123456789") != "" {
-				return 0, nil, fmt.Errorf("%s header: t must be unix seconds", SignatureHeader)
-			}
-			ts, _ = strconv.ParseInt(v, 10, 64) // ≤ 12 digits always fits
-		case "v1":
-			sig, err := hex.DecodeString(v)
-			if err != nil || len(sig) != sha256.Size {
-				return 0, nil, fmt.Errorf("%s header: v1 must be 64 hex digits", SignatureHeader)
-			}
-			if len(sigs) == maxSignatures {
-				return 0, nil, fmt.Errorf("%s header: at most %d signatures", SignatureHeader, maxSignatures)
-			}
-			sigs = append(sigs, sig)
-		}
-	}
-	if !haveT {
-		return 0, nil, fmt.Errorf("%s header: no t", SignatureHeader)
-	}
-	if len(sigs) == 0 {
-		return 0, nil, fmt.Errorf("%s header: no v1 signature", SignatureHeader)
-	}
-	return ts, sigs, nil
-}
-
-// Sign is HMAC-SHA256(secret, "<ts>.<body>"), what a v1 signature is the hex of.
-func Sign(secret []byte, ts int64, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write(strconv.AppendInt(nil, ts, 10))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// SignatureValue is the SignatureHeader value a city sends for body at ts, one v1 per secret
-// (the reference city and tests use it).
-func SignatureValue(ts int64, body []byte, secrets ...string) string {
-	var b strings.Builder
-	b.WriteString("t=" + strconv.FormatInt(ts, 10))
-	for _, s := range secrets {
-		b.WriteString(",v1=" + hex.EncodeToString(Sign([]byte(s), ts, body)))
-	}
-	return b.String()
+	return fmt.Errorf("missing or malformed %s header: want t=<unix seconds>,v1=<64 hex digits>", SignatureHeader)
 }
 
 // DecodeChanges decodes a push body ({"changes":[…]}) and checks each change as outside

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,20 +85,20 @@ func TestPushHandler(t *testing.T) {
 		code   string
 		stored bool
 	}{
-		{"signed with the new secret", good, citysync.SignatureValue(ts, good, secretNew), "application/json", 200, "", true},
-		{"signed with the old secret during rotation", good, citysync.SignatureValue(ts, good, "x-unknown-secret-0123456789abcdefghij", secretOld), "application/json; charset=utf-8", 200, "", true},
-		{"4 minutes late", good, citysync.SignatureValue(ts-240, good, secretNew), "application/json", 200, "", true},
-		{"6 minutes late", good, citysync.SignatureValue(ts-360, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
-		{"6 minutes early", good, citysync.SignatureValue(ts+360, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
+		{"signed with the new secret", good, signatureValue(ts, good, secretNew), "application/json", 200, "", true},
+		{"signed with the old secret during rotation", good, signatureValue(ts, good, "x-unknown-secret-0123456789abcdefghij", secretOld), "application/json; charset=utf-8", 200, "", true},
+		{"4 minutes late", good, signatureValue(ts-240, good, secretNew), "application/json", 200, "", true},
+		{"6 minutes late", good, signatureValue(ts-360, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
+		{"6 minutes early", good, signatureValue(ts+360, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
 		{"no signature", good, "", "application/json", 401, citysync.CodeUnauthorized, false},
-		{"wrong secret", good, citysync.SignatureValue(ts, good, "wrong-secret-0123456789abcdefghijklmnop"), "application/json", 401, citysync.CodeUnauthorized, false},
-		{"body changed after signing", []byte(strings.Replace(string(good), `"c1"`, `"c2"`, 1)), citysync.SignatureValue(ts, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
+		{"wrong secret", good, signatureValue(ts, good, "wrong-secret-0123456789abcdefghijklmnop"), "application/json", 401, citysync.CodeUnauthorized, false},
+		{"body changed after signing", []byte(strings.Replace(string(good), `"c1"`, `"c2"`, 1)), signatureValue(ts, good, secretNew), "application/json", 401, citysync.CodeUnauthorized, false},
 		{"garbage header", good, "v1=zz", "application/json", 401, citysync.CodeUnauthorized, false},
-		{"not JSON", good, citysync.SignatureValue(ts, good, secretNew), "text/plain", 415, citysync.CodeUnsupportedMedia, false},
+		{"not JSON", good, signatureValue(ts, good, secretNew), "text/plain", 415, citysync.CodeUnsupportedMedia, false},
 		{"too large", []byte(`{"changes":[` + strings.Repeat(" ", 70<<10) + `]}`), "t=1,v1=00", "application/json", 413, citysync.CodeTooLarge, false},
-		{"malformed JSON", []byte(`{"changes":[{]}`), citysync.SignatureValue(ts, []byte(`{"changes":[{]}`), secretNew), "application/json", 400, citysync.CodeInvalid, false},
-		{"invalid IIN", []byte(badIIN), citysync.SignatureValue(ts, []byte(badIIN), secretNew), "application/json", 400, citysync.CodeInvalid, false},
-		{"unknown kind", []byte(unknown), citysync.SignatureValue(ts, []byte(unknown), secretNew), "application/json", 400, citysync.CodeInvalid, false},
+		{"malformed JSON", []byte(`{"changes":[{]}`), signatureValue(ts, []byte(`{"changes":[{]}`), secretNew), "application/json", 400, citysync.CodeInvalid, false},
+		{"invalid IIN", []byte(badIIN), signatureValue(ts, []byte(badIIN), secretNew), "application/json", 400, citysync.CodeInvalid, false},
+		{"unknown kind", []byte(unknown), signatureValue(ts, []byte(unknown), secretNew), "application/json", 400, citysync.CodeInvalid, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,12 +135,12 @@ func TestPushHandler(t *testing.T) {
 func TestPushHandlerStoreDown(t *testing.T) {
 	good := body(t, citytest.Change("c1", city.ChangeReferralIssued, citytest.Snapshot(0, 1)))
 	h := newHandler(t, &recordingStore{err: errors.New("connection refused")}, nil)
-	w := post(h, good, citysync.SignatureValue(pushNow.Unix(), good, secretNew), "application/json")
+	w := post(h, good, signatureValue(pushNow.Unix(), good, secretNew), "application/json")
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("store down: %d %s", w.Code, w.Body)
 	}
 	h = newHandler(t, &recordingStore{err: kezekbot.Errorf(kezekbot.EINVALID, "change 0 (c1): application 1: bad queue_number")}, nil)
-	if w := post(h, good, citysync.SignatureValue(pushNow.Unix(), good, secretNew), "application/json"); w.Code != 400 {
+	if w := post(h, good, signatureValue(pushNow.Unix(), good, secretNew), "application/json"); w.Code != 400 {
 		t.Fatalf("store refused a change: %d %s", w.Code, w.Body)
 	}
 }
@@ -166,7 +166,7 @@ func TestPushHandlerPostgres(t *testing.T) {
 	h := newHandler(t, db, nil)
 	b := body(t, citytest.Change("c1", city.ChangeReferralIssued, citytest.Snapshot(0, 1)),
 		citytest.Change("c2", city.ChangeApplicationCreated, citytest.Snapshot(1, 1)))
-	sig := citysync.SignatureValue(pushNow.Unix(), b, secretNew)
+	sig := signatureValue(pushNow.Unix(), b, secretNew)
 	for i, want := range []city.Applied{{Applied: 2}, {Duplicate: 2}} {
 		w := post(h, b, sig, "application/json")
 		var got city.Applied
@@ -179,14 +179,14 @@ func TestPushHandlerPostgres(t *testing.T) {
 func FuzzPushHandler(f *testing.F) {
 	good := body(f, citytest.Change("c1", city.ChangeReferralIssued, citytest.Snapshot(0, 1)))
 	ts := pushNow.Unix()
-	f.Add(citysync.SignatureValue(ts, good, secretNew), good)
-	f.Add("t="+strconv.FormatInt(ts, 10)+",v1=00,v1=", []byte(`{"changes":null}`))
+	f.Add(signatureValue(ts, good, secretNew), good)
+	f.Add(fmt.Sprintf("t=%d,v1=00,v1=", ts), []byte(`{"changes":null}`))
 	f.Add("t=1,t=2", []byte(`{}`))
 	f.Add(" t = 5 , v1=", []byte(`[`))
 	f.Fuzz(func(t *testing.T, sig string, b []byte) {
 		h := newHandler(t, &recordingStore{}, nil)
 		// Sign the fuzzed body half of the time, so the parser behind the signature is reached.
-		for _, s := range []string{sig, citysync.SignatureValue(ts, b, secretNew)} {
+		for _, s := range []string{sig, signatureValue(ts, b, secretNew)} {
 			w := post(h, b, s, "application/json")
 			switch w.Code {
 			case 200, 400, 401, 413:
@@ -200,8 +200,19 @@ func FuzzPushHandler(f *testing.F) {
 				}
 			}
 		}
-		if _, _, err := citysync.ParseSignature(sig); err == nil && len(sig) > 1024 {
-			t.Fatal("an over-long header parsed")
-		}
 	})
+}
+
+// signatureValue is the header a city sends for body at ts, one v1 per secret (several while
+// secrets rotate).
+func signatureValue(ts int64, body []byte, secrets ...string) string {
+	v := ""
+	for i, s := range secrets {
+		one := city.Sign([]byte(s), time.Unix(ts, 0), body)
+		if i > 0 {
+			one = one[strings.Index(one, ",v1="):]
+		}
+		v += one
+	}
+	return v
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/kezekbot/kezekbot/city"
 	citysync "github.com/kezekbot/kezekbot/city/sync"
 	"github.com/kezekbot/kezekbot/metrics"
 	"github.com/kezekbot/kezekbot/store/postgres"
@@ -25,7 +26,7 @@ import (
 // Push and pull may both run; change ids make a change delivered both ways count once.
 
 // cityPushPath is where the city pushes changes.
-const cityPushPath = "/city/changes"
+const cityPushPath = city.PushPath
 
 // cityPushHandler returns the push endpoint, or nil when KEZEKBOT_CITY_PUSH_SECRETS is empty
 // (push off: the city is pulled from).

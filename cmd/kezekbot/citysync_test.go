@@ -48,6 +48,9 @@ func TestCitySyncConfig(t *testing.T) {
 	if h, err := c.cityPushHandler(db, nil, nil); h == nil || err != nil {
 		t.Fatalf("push with a secret: %v, %v", h, err)
 	}
+	if cityPushPath != "/city/changes" {
+		t.Fatalf("push path %s", cityPushPath)
+	}
 	if p := c.cityPuller(db, noFeed{}, nil, nil); p == nil {
 		t.Fatal("no puller")
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -88,10 +89,15 @@ func CheckSnapshot(a city.Application) (kezekbot.ApplicationDetail, error) {
 		return bad("child.birth_date")
 	case len(d.PEPNumber) > 64 || len(d.CONNumber) > 64:
 		return bad("pep_number")
+	case d.QueueNumber > math.MaxInt32 || d.BenefitQueueNumber > math.MaxInt32:
+		return bad("queue_number") // the columns are integer
 	}
 	for _, h := range d.History {
 		if !slices.Contains(historyEvents, h.Event) {
 			return bad("history.event")
+		}
+		if h.QueueNumber > math.MaxInt32 {
+			return bad("history.queue_number")
 		}
 	}
 	for _, doc := range d.Documents {
@@ -558,14 +564,14 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		numbers, benefits, peps, cons = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		statuses                      = make([]string, n)
 		registered, changed, since    = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-		queues, bqueues               = make([]int32, n), make([]int32, n)
+		queues, bqueues               = make([]int64, n), make([]int64, n)
 	)
 	for i, a := range snaps {
 		ids[i], revs[i] = a.ID, a.Revision
 		childIDs[i], apps[i] = chIDs[a.Child.IIN.Digits()], apIDs[a.Applicant.IIN.Digits()]
 		numbers[i], benefits[i], peps[i], cons[i], statuses[i] = a.Number, a.Benefit, a.PEPNumber, a.CONNumber, a.Status
 		registered[i], changed[i], since[i] = a.RegisteredAt, a.StatusChangedAt, a.QueuedSince
-		queues[i], bqueues[i] = int32(a.QueueNumber), int32(a.BenefitQueueNumber)
+		queues[i], bqueues[i] = int64(a.QueueNumber), int64(a.BenefitQueueNumber) // ::int[] in SQL; CheckSnapshot bounds them
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO applications (id, revision, synced_at, number, child_id, applicant_id, benefit,
 			registered_at, pep_number, con_number, status, status_changed_at, queued_since, queue_number, benefit_queue_number, details_hash, feed_revision)
@@ -610,7 +616,7 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		hApps               []int64
 		hAt                 []time.Time
 		hEvents, hStatuses  []string
-		hQueues             []int32
+		hQueues             []int64
 		hNotes              []string
 		dApps               []int64
 		dKinds, dNums, dIss []string
@@ -649,7 +655,7 @@ func writeSnapshots(ctx context.Context, tx pgx.Tx, snaps []city.Application, st
 		}
 		for _, h := range a.History {
 			hApps, hAt, hEvents, hStatuses = append(hApps, a.ID), append(hAt, h.At), append(hEvents, h.Event), append(hStatuses, h.Status)
-			hQueues, hNotes = append(hQueues, int32(h.QueueNumber)), append(hNotes, h.Note)
+			hQueues, hNotes = append(hQueues, int64(h.QueueNumber)), append(hNotes, h.Note)
 		}
 		for _, d := range a.Documents {
 			dApps, dKinds, dNums, dIss = append(dApps, a.ID), append(dKinds, d.Kind), append(dNums, d.Number), append(dIss, d.IssuedAt)
