@@ -239,13 +239,13 @@ func suiteTooLate(t *testing.T, ce *cityEnv) {
 
 // A referral issued at the reference city reaches the parent as a notification; its button
 // opens the card through the city; the revocation goes to the city, which records exactly one
-// carrying the signed XML byte for byte; the parent's other chat is told too.
+// carrying the signed XML byte for byte; the signing chat gets the answer in place and no
+// second message about it. (An IIN is bound to one chat at a time, so there is no other chat
+// of the applicant to tell here; city/adapter checks the outbox row names the chat to skip.)
 func TestCityEndToEndReferralToRevocation(t *testing.T) {
 	ce := newCityEnv(t)
 	c := ce.chat(6101, "ru", 0)
-	other := ce.chat(6102, "ru", 0) // the same parent on a second device
 	c.bind()
-	other.bind()
 	var queued kezekbot.ApplicationDetail
 	for _, d := range ce.demo {
 		if d.ApplicantIIN.Digits() == postgres.DemoParents[0].IIN && d.Status == kezekbot.StatusQueued {
@@ -267,7 +267,6 @@ func TestCityEndToEndReferralToRevocation(t *testing.T) {
 	s = c.pressKey("btn.revoke")
 	c.wantText(s, ce.tr("ru", "revoke_reason.title", nil))
 	c.press(flows.ReasonPresets[1].RU)
-	oseq := len(ce.tg.Calls())
 	signed, seq := ce.revokeSigned(c)
 	c.waitFor(seq, ce.tr("ru", "city.pending.title", nil))
 	c.waitFor(seq, ce.tr("ru", "revoked.title", nil), queued.Number)
@@ -275,9 +274,8 @@ func TestCityEndToEndReferralToRevocation(t *testing.T) {
 	if len(revs) != 1 || revs[0].SignedXML != string(signed) || revs[0].ApplicationID != queued.ID {
 		t.Fatalf("the city recorded %d revocations", len(revs))
 	}
-	other.waitFor(oseq, queued.Number) // the notification of the revocation on the other device
-	// The signing chat was told in place; the city's own referral_revoked change (the feed)
-	// brings it no second message.
+	// The signing chat was told in place; neither the deliverer's outbox row nor the city's
+	// own referral_revoked change (the feed) brings it a second message.
 	time.Sleep(1500 * time.Millisecond)
 	for _, call := range ce.tg.CallsSince(seq) {
 		if call.Method == "sendMessage" && call.ChatID() == c.id && strings.Contains(call.Params["text"], "отозвано") {
