@@ -49,6 +49,9 @@ const (
 	SRevokeSigning StateName = "revoke_signing" // a SIGN link was sent, waiting for the signature
 	SExtend        StateName = "extend"         // «Продлить направление» explanation
 	SSettings      StateName = "settings"       // /settings: which notifications the chat gets
+	// SRevokePending: the signed revocation was handed to the city; its answer (RevokeDecided)
+	// is edited into this screen when it comes.
+	SRevokePending StateName = "revoke_pending"
 )
 
 // State is everything the dialog remembers about one chat between updates. It is small and
@@ -77,7 +80,18 @@ type State struct {
 	// chat has one state in one place. It is opaque to the parents' dialog: the adapter that
 	// routes staff updates (cmd/kezekbot's staffRouter) decodes and encodes it.
 	Staff RawJSON `json:"st,omitempty"`
+	// Pending lists the nonces of this chat's revocations handed to the city and not yet
+	// answered, space-separated, newest last (at most MaxPending). A RevokeDecided whose nonce
+	// is not here is stale or a repeat and is ignored. A string keeps State comparable.
+	Pending string `json:"pd,omitempty"`
+	// Awaiting is the nonce whose «sent to the queue system» screen is the live message: its
+	// answer is edited into that message; any other answer comes as a new message.
+	Awaiting string `json:"aw,omitempty"`
 }
+
+// MaxPending is how many unanswered revocations a chat's state remembers; an older one's
+// answer still reaches the other chats as a notification and the card shows it.
+const MaxPending = 4
 
 // RawJSON is a JSON value kept as its text: encoded as is (not as a JSON string), and a
 // string so that State stays comparable. "" is no value; text that is not valid JSON is
@@ -172,14 +186,28 @@ const (
 	RejectedOther       = "other"        // the app sent something we could not read
 )
 
-func (Start) isEvent()        {}
-func (Command) isEvent()      {}
-func (Text) isEvent()         {}
-func (Press) isEvent()        {}
-func (BadPress) isEvent()     {}
-func (ForeignPress) isEvent() {}
-func (Unsupported) isEvent()  {}
-func (Signed) isEvent()       {}
+// RevokeDecided is the city's answer to a revocation handed to it (Signed with
+// Result.Pending), injected by the command deliverer through the same intake as Signed:
+// accepted (Result is the application after it), refused (Code is the city's refusal code,
+// Result names the application and referral the request was about), or — Delayed — no answer
+// yet because the city has been unreachable for long; the answer follows later.
+type RevokeDecided struct {
+	Nonce    string
+	Accepted bool
+	Delayed  bool
+	Code     string
+	Result   kezekbot.RevokeResult
+}
+
+func (Start) isEvent()         {}
+func (Command) isEvent()       {}
+func (Text) isEvent()          {}
+func (Press) isEvent()         {}
+func (BadPress) isEvent()      {}
+func (ForeignPress) isEvent()  {}
+func (Unsupported) isEvent()   {}
+func (Signed) isEvent()        {}
+func (RevokeDecided) isEvent() {}
 
 // Effect is something the adapter must do after a step.
 type Effect interface{ isEffect() }
@@ -230,6 +258,12 @@ const (
 	ScreenError         ScreenKind = "error"    // something broke on our side; try again
 	ScreenLang          ScreenKind = "lang"     // choose the language
 	ScreenSettings      ScreenKind = "settings" // notification kinds, each on or off
+	// ScreenRevokePending: signed and sent to the city's queue system, its answer comes here.
+	ScreenRevokePending ScreenKind = "revoke_pending"
+	// ScreenRevokeDelayed: the city has not been reachable for long; the request stays queued.
+	ScreenRevokeDelayed ScreenKind = "revoke_delayed"
+	// ScreenRevokeRejected: the city refused the revocation; ErrCode is its refusal code.
+	ScreenRevokeRejected ScreenKind = "revoke_rejected"
 )
 
 // Screen is what to show, in data; bot/ turns it into text and a keyboard in the chat's

@@ -55,7 +55,7 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 	}
 	// A new or expired state knows nothing: read the binding once (the state's IIN is only a
 	// cache of it). Signed events carry their own facts and do this themselves when needed.
-	if _, signed := ev.(Signed); !signed && st.Name == SNew && ev != nil {
+	if !isReport(ev) && st.Name == SNew && ev != nil {
 		s.expired = true
 		switch ev.(type) {
 		case Press, *Press, BadPress, ForeignPress:
@@ -92,10 +92,22 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 		s.showCurrent("notice.unsupported", nil)
 	case Signed:
 		s.signed(ev)
+	case RevokeDecided:
+		s.decided(ev)
 	default:
 		return st, nil, fmt.Errorf("flows: step chat %d in %q: unknown event %T", chatID, st.Name, ev)
 	}
 	return s.result()
+}
+
+// isReport tells the events that carry their own facts (a signature's outcome, the city's
+// answer) from the parent's own updates.
+func isReport(ev Event) bool {
+	switch ev.(type) {
+	case Signed, RevokeDecided:
+		return true
+	}
+	return false
 }
 
 func (m *Machine) now() time.Time {
@@ -505,6 +517,8 @@ func (s *stepper) showCurrent(notice string, args map[string]any) {
 		s.guarded(func() { s.reasonScreen(s.st.AppID, s.st.RefID, notice, nil) }, notice)
 	case SRevokeConfirm:
 		s.guarded(func() { s.confirmScreen(s.st.AppID, s.st.RefID, s.st.Reason, notice) }, notice)
+	case SRevokePending:
+		s.guarded(func() { s.pendingScreen(notice) }, notice)
 	case SRevokeSigning:
 		if !bound {
 			s.welcome(notice)
@@ -1197,6 +1211,10 @@ func (s *stepper) signed(ev Signed) {
 				s.welcome("notice.bind_first")
 				return
 			}
+		}
+		if ev.OK && ev.Result.Pending {
+			s.pending(ev)
+			return
 		}
 		if ev.OK {
 			app := ev.Result.Application

@@ -198,6 +198,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "queue_lag_seconds",
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
 	}))
+	m.city = newCityMetrics(reg)
 
 	loops := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "loop_dependency_down",
@@ -206,7 +207,6 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.loopsDown = newChildren(overflowValue, func(k string) prometheus.Gauge {
 		return loops.WithLabelValues(clean(k, "none"))
 	})
-	m.city = newCityMetrics(reg)
 	return m
 }
 

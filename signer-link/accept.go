@@ -17,6 +17,9 @@ type acceptResult struct {
 	refusal *kezekbot.RevokeRefusal
 	detail  string // for the log: xmlsig's detail, never XML or an IIN
 	err     error  // for the log
+	// pending: the revocation was handed to the city (city mode); the page says it was sent,
+	// not that it is done.
+	pending bool
 }
 
 // accept verifies a signature over the link's document and, if it holds, consumes the link and
@@ -121,6 +124,7 @@ func (s *Service) accept(ctx context.Context, l link, body []byte) acceptResult 
 		signed.Code = code
 	} else {
 		signed.OK = true
+		out.pending = signed.Result.Pending
 	}
 	if ierr := s.resumer.Inject(actx, rec.ChatID, signed); ierr != nil {
 		// The action stands; the chat learns of it on its next update. Logged, not shown: the

@@ -491,7 +491,11 @@ func (s *Service) serveAPI2Put(w http.ResponseWriter, r *http.Request, token str
 			s.noteOutcome(ctx, l, "egov", res)
 			reason = res.reason
 			if reason == "ok" {
-				writeEGovJSON(w, http.StatusOK, map[string]string{"status": "success", "message": s.message(lang, "ok", l.rec.Action, nil)})
+				msg := s.message(lang, "ok", l.rec.Action, nil)
+				if res.pending {
+					msg = t(lang, "ok.revoke_sent")
+				}
+				writeEGovJSON(w, http.StatusOK, map[string]string{"status": "success", "message": msg})
 				return
 			}
 			if o := outcomes[reason]; o.Retry {

@@ -327,6 +327,10 @@ func (s *Service) serveAccept(w http.ResponseWriter, r *http.Request, token stri
 	res := s.accept(ctx, l, body)
 	s.logAccept(ctx, l, res)
 	s.noteOutcome(ctx, l, "ncalayer", res) // for another tab's (or the phone route's) poll
+	if res.pending {
+		s.renderOutcome(w, r, lang, res.reason, nil, t(lang, "ok.revoke_sent"))
+		return
+	}
 	s.renderError(w, r, lang, res.reason, res.refusal)
 }
 
@@ -464,12 +468,18 @@ type jsonResult struct {
 // renderError answers with the outcome for reason ("ok" included) as JSON for the script or
 // as a page for a browser.
 func (s *Service) renderError(w http.ResponseWriter, r *http.Request, lang flows.Lang, reason string, refusal *kezekbot.RevokeRefusal) {
+	s.renderOutcome(w, r, lang, reason, refusal, "")
+}
+
+// renderOutcome is renderError with the message given (msg "" means the outcome's own).
+func (s *Service) renderOutcome(w http.ResponseWriter, r *http.Request, lang flows.Lang, reason string, refusal *kezekbot.RevokeRefusal, msg string) {
 	o, ok := outcomes[reason]
 	if !ok {
 		reason, o = "internal", outcomes["internal"]
 	}
-	action := s.actionHint(r)
-	msg := s.message(lang, reason, action, refusal)
+	if msg == "" {
+		msg = s.message(lang, reason, s.actionHint(r), refusal)
+	}
 	back := ""
 	if o.Back != "" {
 		back = t(lang, o.Back)

@@ -442,6 +442,8 @@ func (w *writer) screen() {
 		w.linkExpiry("sign_link.expires")
 	case flows.ScreenRevoked:
 		w.revoked()
+	case flows.ScreenRevokePending, flows.ScreenRevokeDelayed, flows.ScreenRevokeRejected:
+		w.cityAnswer()
 	case flows.ScreenRefused:
 		w.refused()
 	case flows.ScreenHelp:
@@ -538,6 +540,7 @@ func (w *writer) card() {
 	if a == nil {
 		return
 	}
+	w.asOf(a.AsOf)
 	w.nl()
 	w.raw("<b>")
 	w.text("card.applicant", nil)
@@ -613,6 +616,7 @@ func (w *writer) history() {
 	if s.App == nil {
 		return
 	}
+	w.asOf(s.App.AsOf)
 	w.raw("<b>")
 	w.esc(s.App.Number)
 	w.raw("</b>\n\n")
@@ -662,6 +666,7 @@ func (w *writer) docs() {
 	if s.App == nil {
 		return
 	}
+	w.asOf(s.App.AsOf)
 	w.raw("<b>")
 	w.esc(s.App.Number)
 	w.raw("</b>\n\n")
@@ -699,6 +704,7 @@ func (w *writer) referral() {
 	s := w.s
 	w.title("referral.title")
 	if s.App != nil {
+		w.asOf(s.App.AsOf)
 		w.raw("<b>")
 		w.esc(s.App.Number)
 		w.raw("</b>\n")

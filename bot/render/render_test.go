@@ -131,6 +131,17 @@ func screens(name string, lang flows.Lang) []flows.Screen {
 		{Kind: flows.ScreenError, ErrCode: "no_such_code"},
 		{Kind: flows.ScreenSettings, Muted: map[string]bool{"reminder": true}, Buttons: settingsButtons(map[string]bool{"reminder": true})},
 		{Kind: flows.ScreenSettings},
+		{Kind: flows.ScreenCard, App: &kezekbot.ApplicationDetail{Application: d.Application, AsOf: now.Add(-time.Hour)}},
+		{Kind: flows.ScreenCard, App: &kezekbot.ApplicationDetail{Application: d.Application, AsOf: now.Add(-50 * time.Hour)}},
+		{Kind: flows.ScreenRevokePending, App: d, Ref: &ref, Buttons: [][]flows.Button{{btn("btn.open_app", flows.ActOpen, 2)}}},
+		{Kind: flows.ScreenRevokeDelayed, App: d, Ref: &ref},
+		{Kind: flows.ScreenRevokeRejected, App: d, Ref: &ref, ErrCode: "window_closed"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "not_active"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "not_applicant"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "not_found"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "signature_rejected"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "invalid_request"},
+		{Kind: flows.ScreenRevokeRejected, App: d, ErrCode: "from_the_future"},
 		{Kind: "from_the_future"},
 	} {
 		s.Lang, s.Rev, s.Now = lang, math.MaxUint32, now
@@ -140,7 +151,7 @@ func screens(name string, lang flows.Lang) []flows.Screen {
 }
 
 // keyLike finds catalog keys left in a text: a key is printed when a text is missing.
-var keyLike = regexp.MustCompile(`\b(btn|answer|notice|error|welcome|lang|menu|bind_link|bound|logged_out|list|card|field|status|benefit|referral|history|docs|doc|extend|revoke_pick|revoke_reason|revoke_confirm|sign_link|revoked|refused|refusal|help|group|common|settings|mute)\.[a-z_]+\b`)
+var keyLike = regexp.MustCompile(`\b(btn|answer|notice|error|welcome|lang|menu|bind_link|bound|logged_out|list|card|field|status|benefit|referral|history|docs|doc|extend|revoke_pick|revoke_reason|revoke_confirm|sign_link|revoked|refused|refusal|help|group|common|settings|mute|city)\.[a-z_]+\b`)
 
 func TestEveryKindRendersInBothLanguages(t *testing.T) {
 	r := newRenderer(t)

@@ -71,6 +71,8 @@ type app struct {
 	replica *broadcast.Replica
 	// background are jobs of the app itself (CRL reloading) that run next to the workers.
 	background []func(context.Context) error
+	// city is set in city mode (KEZEKBOT_QUEUE=city): citywire.go.
+	city *cityParts
 }
 
 func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
@@ -154,6 +156,13 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	// The signer resumes dialogs through the intake, and the dialog asks the signer for links:
 	// the cycle is closed after both exist.
 	resume := &lateResumer{}
+	var record systemOfRecord = a.db
+	if cfg.City.Queue == queueCity {
+		if a.city, err = a.newCity(cfg, resume, o.now); err != nil {
+			return nil, err
+		}
+		record = a.city.record
+	}
 	var egov signerlink.EGov
 	if cfg.egovOn(o.egovDefault) {
 		bin := cfg.EGovBIN
@@ -172,7 +181,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		NCALayerURL: o.ncaLayerURL,
 		EGov:        egov,
 		Links:       a.rdb,
-		Store:       revocationMetrics{Store: a.db, m: a.metrics},
+		Store:       revocationMetrics{Store: record, m: a.metrics},
 		Verifier:    signatureMetrics{v: verifier, m: a.metrics},
 		Resumer:     resume,
 		// Bind phishing: the page names the account; a refused second binding alerts the
@@ -199,7 +208,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		return nil, fmt.Errorf("broadcasts: %w", err)
 	}
 
-	machine := &flows.Machine{Data: a.db, Links: a.signer, Now: o.now}
+	machine := &flows.Machine{Data: record, Links: a.signer, Now: o.now}
 	rnd := render.New(cat)
 	rnd.PhoneRoute = egov.Enabled // the link screens say which route fits which device
 	// Staff members' /broadcast and its dialog go to the staff dialog (flows/staff), whose
@@ -234,6 +243,7 @@ func (a *app) routes(extra func(*http.ServeMux)) {
 	if a.cfg.Mode == "webhook" {
 		a.mux.Handle("POST "+a.cfg.WebhookPath, bot.NewWebhook(a.handler, string(a.cfg.WebhookSecret), bot.DefaultMaxBody, a.log))
 	}
+	a.cityRoutes()
 	if extra != nil {
 		extra(a.mux)
 	}
@@ -468,8 +478,11 @@ type revocationMetrics struct {
 func (r revocationMetrics) RevokeReferral(ctx context.Context, req kezekbot.RevokeRequest) (kezekbot.RevokeResult, error) {
 	res, err := r.Store.RevokeReferral(ctx, req)
 	result := "revoked"
-	if err != nil {
+	switch {
+	case err != nil:
 		result = kezekbot.ErrorCode(err)
+	case res.Pending:
+		result = "sent_to_city"
 	}
 	r.m.Revocation(result)
 	return res, err

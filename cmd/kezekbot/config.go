@@ -49,7 +49,8 @@ type Config struct {
 	WorkerName     string
 	BroadcastRate  float64
 	ReminderBefore time.Duration
-	EGov           string // on | off | "" (off for serve, on in the sandbox)
+	City           CityConfig // cityconfig.go
+	EGov           string     // on | off | "" (off for serve, on in the sandbox)
 	EGovOrgKK      string
 	EGovOrgRU      string
 	EGovOrgEN      string
@@ -400,6 +401,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, unu
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
+	if err := c.validateCity(false); err != nil {
+		return nil, err
+	}
 	if err := c.checkSecurity(); err != nil {
 		return nil, err
 	}
@@ -427,6 +431,9 @@ func (c *Config) validateServe() error {
 		if !strings.HasPrefix(c.PublicURL, "https://") {
 			return usagef("KEZEKBOT_PUBLIC_URL: eGov mobile calls the signing API over https only; set an https URL or KEZEKBOT_EGOV=off")
 		}
+	}
+	if err := c.validateCity(true); err != nil {
+		return err
 	}
 	return c.checkServeSecrets()
 }

@@ -97,6 +97,10 @@ type e2eEnv struct {
 	client   *http.Client // trusts the server's certificate
 	addr     string       // kept across restarts, so links handed out earlier still point here
 	linkKeys string
+	// env are settings every start uses (city mode); workers runs the replica's background
+	// workers too (notifications, the city's deliverer and change feed).
+	env     map[string]string
+	workers bool
 
 	logMu sync.Mutex
 	logs  bytes.Buffer
@@ -116,7 +120,11 @@ type e2eRun struct {
 	addr   string
 }
 
-func newE2EEnv(t *testing.T) *e2eEnv {
+func newE2EEnv(t *testing.T) *e2eEnv { t.Helper(); return newE2EEnvSeed(t, true) }
+
+// newE2EEnvSeed is newE2EEnv with the demo data in kezekbot's database (embedded mode) or not
+// (city mode: the demo lives at the reference city).
+func newE2EEnvSeed(t *testing.T, seed bool) *e2eEnv {
 	t.Helper()
 	e := &e2eEnv{t: t, clock: newE2EClock(), handled: newUpdateLog()}
 	var err error
@@ -129,8 +137,10 @@ func newE2EEnv(t *testing.T) *e2eEnv {
 	e.dbURL = pgtest.URL(t)
 	e.db = pgtest.Open(t, e.dbURL)
 	e.db.Now = e.clock.Now
-	if err := e.db.Seed(context.Background(), e.clock.Now()); err != nil {
-		t.Fatalf("seed demo data: %v", err)
+	if seed {
+		if err := e.db.Seed(context.Background(), e.clock.Now()); err != nil {
+			t.Fatalf("seed demo data: %v", err)
+		}
 	}
 
 	var b [6]byte
@@ -246,6 +256,9 @@ func (e *e2eEnv) config(extra map[string]string) *Config {
 		"KEZEKBOT_LOG_LEVEL":        "debug",
 		"KEZEKBOT_SHUTDOWN_GRACE":   "10s",
 	}
+	for k, v := range e.env {
+		env[k] = v
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -304,7 +317,11 @@ func (e *e2eEnv) launch(addr string, settings func(actual string) map[string]str
 	// webhook route was mounted with the handler before; a webhook answers after handling.)
 	a.handler = &handledUpdates{h: a.handler, log: e.handled}
 	r := &e2eRun{app: a, cancel: cancel, done: make(chan error, 1), addr: ln.Addr().String()}
-	go func() { r.done <- a.run(ctx, tls.NewListener(ln, e.tlsCfg)) }()
+	var bg []func(context.Context) error
+	if e.workers {
+		bg = a.workers()
+	}
+	go func() { r.done <- a.run(ctx, tls.NewListener(ln, e.tlsCfg), bg...) }()
 	return r
 }
 

@@ -61,6 +61,8 @@ var sandboxUnused = []string{"KEZEKBOT_MODE", "KEZEKBOT_TELEGRAM_TOKEN", "KEZEKB
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	noSeed := fs.Bool("no-seed", false, "keep the database as it is instead of refreshing the demo data")
+	embedded := fs.Bool("embedded", false, "run on kezekbot's own tables (KEZEKBOT_QUEUE=embedded) instead of in front of the reference city")
+	cityAddr := fs.String("city-addr", "127.0.0.1:0", "address of the reference city the sandbox starts (city mode; :0 picks a free port)")
 	if wantsHelp(args) {
 		_, _ = loadConfig(fs, nil, func(string) string { return "" }, sandboxUnused...)
 		return printFlags(fs, stdout, "kezekbot sandbox [flags]: everything on one machine, no Telegram token and no NCALayer needed.\nOpen http://127.0.0.1:8080/ (KEZEKBOT_HTTP_ADDR) and type /start.")
@@ -89,7 +91,26 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitCode(stderr, "sandbox", err)
 	}
 	defer lock.release()
-	if !*noSeed {
+	// City mode by default: the demo lives at a reference city started here, on its own port,
+	// and kezekbot fronts it as it would the real one. -embedded keeps the old way.
+	queueSet := os.Getenv("KEZEKBOT_QUEUE") != ""
+	fs.Visit(func(f *flag.Flag) { queueSet = queueSet || f.Name == "queue" })
+	var rc *sandboxCity
+	if !*embedded && (!queueSet || cfg.City.Queue == queueCity) {
+		cfg.City.Queue = queueCity
+		if cfg.City.URL == "" {
+			if rc, err = startSandboxCity(cfg, *cityAddr, log); err != nil {
+				_ = ln.Close()
+				return exitCode(stderr, "sandbox", err)
+			}
+			defer rc.close()
+		}
+		if err := cfg.validateCity(true); err != nil {
+			_ = ln.Close()
+			return exitCode(stderr, "sandbox", err)
+		}
+	}
+	if !*noSeed && cfg.City.Queue != queueCity {
 		if _, err := seedDemo(ctx, string(cfg.DatabaseURL), time.Now()); err != nil {
 			_ = ln.Close()
 			return exitCode(stderr, "sandbox", fmt.Errorf("load demo data (is PostgreSQL running? `make run` starts it): %w", err))
@@ -133,7 +154,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		_ = ln.Close()
 		return exitCode(stderr, "sandbox", fmt.Errorf("register the sandbox staff member: %w", err))
 	}
-	fmt.Fprintf(stdout, "\n  kezekbot sandbox: open %s/ and type /start\n  (fake Telegram, demo data, TEST ЭЦП keys — nothing here is real)\n\n", base)
+	fmt.Fprintf(stdout, "\n  kezekbot sandbox: open %s/ and type /start\n  (fake Telegram, demo data, TEST ЭЦП keys — nothing here is real)\n", base)
+	if rc != nil {
+		fmt.Fprintf(stdout, "  city mode: the demo lives at the reference city on %s (sandbox token %s; -embedded for kezekbot's own tables)\n", rc.url, string(cfg.City.Token))
+	}
+	fmt.Fprintln(stdout)
 	if err := a.run(ctx, ln, append(a.workers(), ui.Run)...); err != nil {
 		return exitCode(stderr, "sandbox", err)
 	}

@@ -20,7 +20,9 @@ import (
 func TestSecondSandboxRefuses(t *testing.T) {
 	url := pgtest.URL(t)
 	sandboxArgs := func(addr string, more ...string) []string {
-		return append([]string{"sandbox", "-http-addr=" + addr, "-database-url=" + url,
+		// -embedded: seeding (what must not happen twice) is the embedded mode's; in city mode
+		// the demo lives at the reference city and the mirror follows it.
+		return append([]string{"sandbox", "-embedded", "-http-addr=" + addr, "-database-url=" + url,
 			"-redis-url=" + redisstore.TestURL(e2eRedisDB), "-log-format=json", "-shutdown-grace=10s"}, more...)
 	}
 	stderr := newWatchWriter("kezekbot serving")

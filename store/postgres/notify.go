@@ -45,6 +45,9 @@ type EventPayload struct {
 	OldQueueNumber    int             `json:"old_queue_number,omitempty"`
 	IssuedAt          time.Time       `json:"issued_at,omitzero"`
 	RevokedAt         time.Time       `json:"revoked_at,omitzero"`
+	// ExceptChat is a chat not to notify: the one that signed a revocation handed to the city,
+	// which is told the city's answer in place.
+	ExceptChat int64 `json:"except_chat,omitempty"`
 }
 
 // NotifyTarget is a chat to tell: bound to the applicant, reachable, with its language and
@@ -260,6 +263,27 @@ func resolveEvent(ctx context.Context, tx pgx.Tx, nc *NotifyContext, chatID int6
 	})
 	if err != nil {
 		return fmt.Errorf("load chats: %w", err)
+	}
+	except := []int64{}
+	if p.ExceptChat != 0 {
+		except = append(except, p.ExceptChat)
+	}
+	if nc.Kind == OutboxReferralRevoked && nc.ReferralID > 0 {
+		// A revocation signed in a chat and sent to the city (city mode): that chat is told the
+		// city's answer in place, whichever way the news comes back (the deliverer's row or the
+		// city's change feed).
+		rows, err := tx.Query(ctx, `SELECT chat_id FROM city_commands WHERE referral_id = $1 AND state <> 'refused'`, nc.ReferralID)
+		if err != nil {
+			return fmt.Errorf("load signing chats: %w", err)
+		}
+		chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("load signing chats: %w", err)
+		}
+		except = append(except, chats...)
+	}
+	if len(except) > 0 {
+		nc.Targets = slices.DeleteFunc(nc.Targets, func(t NotifyTarget) bool { return slices.Contains(except, t.ChatID) })
 	}
 	return nil
 }
