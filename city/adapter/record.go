@@ -18,6 +18,7 @@ import (
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/city"
+	"github.com/kezekbot/kezekbot/flows"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
 
@@ -49,11 +50,12 @@ type Store interface {
 	Bind(ctx context.Context, chatID int64, lang string, ev kezekbot.Evidence) error
 	Muted(ctx context.Context, chatID int64) ([]string, error)
 	SetMuted(ctx context.Context, chatID int64, kind string, muted bool) error
+	SetLang(ctx context.Context, chatID int64, lang string) error
 	EnqueueRevoke(ctx context.Context, req kezekbot.RevokeRequest, c postgres.CityCommand) error
 }
 
-// Record is the city-mode system of record. It implements flows.Data, flows.MuteStore and
-// signer-link's Store.
+// Record is the city-mode system of record. It implements flows.Data, flows.MuteStore,
+// flows.LangStore and signer-link's Store.
 type Record struct {
 	City   Reader
 	Mirror Mirror
@@ -174,6 +176,11 @@ func (r *Record) Muted(ctx context.Context, chatID int64) ([]string, error) {
 // SetMuted implements flows.MuteStore.
 func (r *Record) SetMuted(ctx context.Context, chatID int64, kind string, muted bool) error {
 	return r.Store.SetMuted(ctx, chatID, kind, muted)
+}
+
+// SetLang implements flows.LangStore: /lang reaches the notifications in city mode too.
+func (r *Record) SetLang(ctx context.Context, chatID int64, lang string) error {
+	return r.Store.SetLang(ctx, chatID, lang)
 }
 
 // Applications implements flows.Data: the city's list when it answers in time, else the
@@ -350,3 +357,11 @@ func (r *Record) RevokeReferral(ctx context.Context, req kezekbot.RevokeRequest)
 	}
 	return kezekbot.RevokeResult{Application: d.Application, Referral: *ref, Pending: true}, nil
 }
+
+// The optional interfaces flows looks for: a missing one would silently switch a feature off
+// in city mode only (/settings, or /lang reaching notifications).
+var (
+	_ flows.Data      = (*Record)(nil)
+	_ flows.MuteStore = (*Record)(nil)
+	_ flows.LangStore = (*Record)(nil)
+)

@@ -96,6 +96,7 @@ func (s *storeRec) Unbind(context.Context, int64) error                         
 func (s *storeRec) Bind(context.Context, int64, string, kezekbot.Evidence) error { return nil }
 func (s *storeRec) Muted(context.Context, int64) ([]string, error)               { return nil, nil }
 func (s *storeRec) SetMuted(context.Context, int64, string, bool) error          { return nil }
+func (s *storeRec) SetLang(context.Context, int64, string) error                 { return nil }
 func (s *storeRec) EnqueueRevoke(_ context.Context, r kezekbot.RevokeRequest, c postgres.CityCommand) error {
 	s.reqs, s.enqueued = append(s.reqs, r), append(s.enqueued, c)
 	return nil
