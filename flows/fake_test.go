@@ -283,7 +283,17 @@ func checkInvariants(t testing.TB, st flows.State, ev flows.Event, next flows.St
 				t.Errorf("Answer is effect %d, want first", i)
 			}
 		case flows.Show:
-			shows++
+			if e.Screen.Kind == flows.ScreenLinkUsed {
+				// The spent link's message loses its buttons: an edit of that message, before
+				// the outcome goes out as a new one, and only after a signature report.
+				_, signed := ev.(flows.Signed)
+				if i != 0 || e.New || len(e.Screen.Buttons) > 0 || !signed || st.MsgID == 0 ||
+					i+1 >= len(effs) || !effs[i+1].(flows.Show).New {
+					t.Errorf("link_used must be the first effect, an edit without buttons of the link's message, followed by a new message: %+v", effs)
+				}
+			} else {
+				shows++
+			}
 			if e.Screen.Rev == 0 || e.Screen.Rev != next.Rev {
 				t.Errorf("Show rev %d, state rev %d", e.Screen.Rev, next.Rev)
 			}
@@ -356,7 +366,7 @@ func summary(effs []flows.Effect) string {
 func screenOf(t testing.TB, effs []flows.Effect) flows.Screen {
 	t.Helper()
 	for _, e := range effs {
-		if s, ok := e.(flows.Show); ok {
+		if s, ok := e.(flows.Show); ok && s.Screen.Kind != flows.ScreenLinkUsed {
 			return s.Screen
 		}
 	}

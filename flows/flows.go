@@ -238,6 +238,7 @@ type ScreenKind string
 const (
 	ScreenWelcome       ScreenKind = "welcome"        // greeting, language buttons, bind/menu
 	ScreenBindLink      ScreenKind = "bind_link"      // the AUTH signing link
+	ScreenLinkUsed      ScreenKind = "link_used"      // a spent signing link, its buttons removed
 	ScreenMenu          ScreenKind = "menu"           // bound main menu
 	ScreenList          ScreenKind = "list"           // «Журнал заявлений»
 	ScreenCard          ScreenKind = "card"           // application card

@@ -91,7 +91,12 @@ func (m *Machine) Step(ctx context.Context, chatID int64, st State, ev Event) (S
 		s.defaultLang()
 		s.showCurrent("notice.unsupported", nil)
 	case Signed:
+		linkMsg := 0
+		if st.LinkURL != "" && (st.Name == SBinding || st.Name == SRevokeSigning) {
+			linkMsg = st.MsgID // the live message shows the link and its buttons
+		}
 		s.signed(ev)
+		s.retireLink(linkMsg)
 	case RevokeDecided:
 		s.decided(ev)
 	default:
@@ -729,6 +734,21 @@ func (s *stepper) setLang(l Lang) {
 			s.errs = append(s.errs, fmt.Errorf("flows: chat %d: store language: %w", s.chat, err))
 		}
 	}
+}
+
+// retireLink takes the buttons off the message that showed a signing link once the link is
+// spent and the outcome went out as a new message: «Подписать ЭЦП ↗» on a used link would
+// only lead to an error page. The edit comes first, while State.MsgID still names that message.
+func (s *stepper) retireLink(msgID int) {
+	if msgID == 0 || s.st.LinkURL != "" {
+		return
+	}
+	sent := slices.ContainsFunc(s.effects, func(e Effect) bool { sh, ok := e.(Show); return ok && sh.New })
+	if !sent {
+		return
+	}
+	used := Show{Screen: Screen{Kind: ScreenLinkUsed, Rev: s.st.Rev, Lang: s.st.Lang, Now: s.now}}
+	s.effects = slices.Insert(s.effects, 0, Effect(used))
 }
 
 // cancelLink kills the outstanding signing link when Links can; the nonce is kept so that a

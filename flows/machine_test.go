@@ -375,7 +375,7 @@ func TestStep(t *testing.T) {
 				Application: kezekbot.Application{ID: 2, Number: "УО.2024.000002.1", ApplicantIIN: iinA, Status: kezekbot.StatusQueued, QueueNumber: 14},
 				Referral:    kezekbot.Referral{ID: 20, ApplicationID: 2, State: kezekbot.ReferralRevoked, Kindergarten: kg(1, "ЧДС 1")},
 			}},
-			want: flows.SCard, effects: "show(revoked,new)",
+			want: flows.SCard, effects: "show(link_used) show(revoked,new)",
 			check: func(t *testing.T, _ *fixture, st flows.State, sc flows.Screen) {
 				if sc.App.QueueNumber != 14 || sc.App.Status != kezekbot.StatusQueued || st.Nonce != "" {
 					t.Errorf("screen %+v state %+v", sc.App, st)
@@ -385,10 +385,10 @@ func TestStep(t *testing.T) {
 			ev: flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", OK: true, Result: kezekbot.RevokeResult{
 				Application: kezekbot.Application{ID: 100, ApplicantIIN: iinB},
 			}},
-			want: flows.SRevokeSigning, effects: "show(error,new,err=not_found)", wantErr: true},
+			want: flows.SRevokeSigning, effects: "show(link_used) show(error,new,err=not_found)", wantErr: true},
 		{name: "signed revoke expired", chat: chatA, st: signing(2, 20), setup: func(f *fixture) { f.now = at(23) },
 			ev:   flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", Code: kezekbot.EEXPIRED},
-			want: flows.SCard, effects: "show(refused,new)",
+			want: flows.SCard, effects: "show(link_used) show(refused,new)",
 			check: func(t *testing.T, _ *fixture, _ flows.State, sc flows.Screen) {
 				if sc.Refusal == nil || sc.Refusal.Reason != kezekbot.RefusalWindowClosed || !sc.Refusal.ClosedAt.Equal(at(22)) {
 					t.Errorf("refusal %+v", sc.Refusal)
@@ -396,7 +396,7 @@ func TestStep(t *testing.T) {
 			}},
 		{name: "signed revoke expired while the clock says open", chat: chatA, st: signing(2, 20),
 			ev:   flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", Code: kezekbot.EEXPIRED},
-			want: flows.SCard, effects: "show(refused,new)",
+			want: flows.SCard, effects: "show(link_used) show(refused,new)",
 			check: func(t *testing.T, _ *fixture, _ flows.State, sc flows.Screen) {
 				if sc.Refusal == nil || sc.Refusal.Reason != kezekbot.RefusalWindowClosed || !sc.Refusal.ClosedAt.Equal(at(22)) {
 					t.Errorf("refusal %+v", sc.Refusal)
@@ -404,7 +404,7 @@ func TestStep(t *testing.T) {
 			}},
 		{name: "signed revoke forbidden", chat: chatA, st: signing(2, 20),
 			ev:   flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", Code: kezekbot.EFORBIDDEN},
-			want: flows.SRevokeSigning, effects: "show(error,new,err=forbidden)", wantErr: true},
+			want: flows.SRevokeSigning, effects: "show(link_used) show(error,new,err=forbidden)", wantErr: true},
 		{name: "signed revoke after the state expired is still reported", chat: chatA, st: flows.State{},
 			ev: flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", OK: true, Result: kezekbot.RevokeResult{
 				Application: kezekbot.Application{ID: 2, ApplicantIIN: iinA, Status: kezekbot.StatusQueued, QueueNumber: 14},

@@ -48,7 +48,7 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 	}{
 		{name: "signed and pending shows sent", st: signing(2, 20),
 			ev:   flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", OK: true, Result: pendingResult(2, 20, iinA)},
-			want: flows.SRevokePending, effects: "show(revoke_pending,new)",
+			want: flows.SRevokePending, effects: "show(link_used) show(revoke_pending,new)",
 			check: func(t *testing.T, st flows.State, sc flows.Screen) {
 				if st.Pending != "nonce-9" || st.Awaiting != "nonce-9" || st.Nonce != "" || st.AppID != 2 || st.RefID != 20 {
 					t.Errorf("state %+v", st)
@@ -59,7 +59,7 @@ func TestRevokeHandedToTheCity(t *testing.T) {
 			}},
 		{name: "pending for another applicant is not shown", st: signing(2, 20),
 			ev:   flows.Signed{Action: kezekbot.ActionRevoke, Nonce: "nonce-9", OK: true, Result: pendingResult(100, 1000, iinB)},
-			want: flows.SRevokeSigning, effects: "show(error,new,err=not_found)", wantErr: true},
+			want: flows.SRevokeSigning, effects: "show(link_used) show(error,new,err=not_found)", wantErr: true},
 		{name: "accepted is edited in place", st: waiting(), ev: accepted("nonce-9"),
 			want: flows.SCard, effects: "show(revoked)",
 			check: func(t *testing.T, st flows.State, sc flows.Screen) {

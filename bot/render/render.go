@@ -405,6 +405,9 @@ func (w *writer) screen() {
 		w.text("bind_link.body", nil)
 		w.routeHint()
 		w.linkExpiry("bind_link.expires")
+	case flows.ScreenLinkUsed:
+		w.title("link_used.title")
+		w.text("link_used.body", nil)
 	case flows.ScreenBound:
 		w.title("bound.title")
 		w.text("bound.body", map[string]any{"IIN": s.IIN.Masked()})

@@ -123,6 +123,7 @@ func screens(name string, lang flows.Lang) []flows.Screen {
 		{Kind: flows.ScreenRefused, App: d, Refusal: &kezekbot.RevokeRefusal{Reason: kezekbot.RefusalNotActive, State: kezekbot.ReferralUsed}},
 		{Kind: flows.ScreenRefused},
 		{Kind: flows.ScreenBound, IIN: parentIIN, Buttons: [][]flows.Button{{btn("btn.apps", flows.ActApps, 0)}}},
+		{Kind: flows.ScreenLinkUsed},
 		{Kind: flows.ScreenLoggedOut, Buttons: [][]flows.Button{{btn("btn.bind", flows.ActBind, 0)}}},
 		{Kind: flows.ScreenHelp, Buttons: [][]flows.Button{{btn("btn.back", flows.ActRefresh, 0)}}},
 		{Kind: flows.ScreenGroup},

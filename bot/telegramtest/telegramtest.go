@@ -516,6 +516,15 @@ func (h *Handler) MessageText(chatID int64, msgID int) (string, bool) {
 	return m.text, ok
 }
 
+// MessageMarkup returns the reply_markup JSON of a message as it stands now ("" when it has
+// no buttons).
+func (h *Handler) MessageMarkup(chatID int64, msgID int) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m, ok := h.msgs[chatID][msgID]
+	return m.markup, ok
+}
+
 // LastMessage returns the newest message the bot sent to chatID that still exists: its id,
 // text and reply_markup JSON.
 func (h *Handler) LastMessage(chatID int64) (id int, text, markup string, ok bool) {

@@ -745,6 +745,7 @@ func (c *chat) bind() screen {
 	c.send("/start")
 	c.pressKey("btn.bind")
 	link := c.linkOf("btn.sign_auth")
+	linkMsg, _, _ := c.live()
 	seq := len(c.e.tg.Calls())
 	b := c.e.browser()
 	b.open(link)
@@ -754,6 +755,10 @@ func (c *chat) bind() screen {
 	}
 	s := c.result(seq, "")
 	c.wantText(s, c.e.tr(c.lang, "bound.title", nil))
+	// The spent link's message keeps no «Подписать ↗» / «Отмена».
+	if markup, ok := c.e.tg.MessageMarkup(c.id, linkMsg); !ok || markup != "" {
+		c.e.t.Fatalf("the used bind link's message still has buttons: %q (exists %v)", markup, ok)
+	}
 	return s
 }
 

@@ -112,9 +112,7 @@ func scenarioBind(t *testing.T, e *e2eEnv) {
 		t.Fatalf("bind POST: %d %s (%s)", r.Status, r.Reason, r.Message)
 	}
 	s = c.result(seq, "")
-	if len(s.Shows) != 1 {
-		t.Fatalf("after the signature the chat got %d messages, want 1", len(s.Shows))
-	}
+	wantOutcomeMessage(t, s)
 	c.wantText(s, e.tr("ru", "bound.title", nil))
 	iin, err := e.db.BoundIIN(context.Background(), c.id)
 	if err != nil || iin.Digits() != postgres.DemoParents[1].IIN {
@@ -267,9 +265,7 @@ func scenarioRevoke(t *testing.T, e *e2eEnv) {
 		t.Fatalf("revoke POST: %d %s (%s)", r.Status, r.Reason, r.Message)
 	}
 	s = c.result(seq, "")
-	if len(s.Shows) != 1 {
-		t.Fatalf("after the signature the chat got %d messages, want 1", len(s.Shows))
-	}
+	wantOutcomeMessage(t, s)
 	c.wantText(s, e.tr("ru", "revoked.title", nil), appRevocable, e.tr("ru", "status.queued", nil))
 
 	m := regexp.MustCompile(regexp.QuoteMeta(e.tr("ru", "field.queue", nil)) + `: (\d+)`).FindStringSubmatch(s.Text)
@@ -848,4 +844,17 @@ func scenarioSettings(t *testing.T, e *e2eEnv) {
 	}
 	s = c.pressKey("btn.menu")
 	c.wantText(s, e.tr("ru", "menu.title", nil))
+}
+
+// wantOutcomeMessage checks what a signature brings to the chat: the link's message loses its
+// buttons (an edit) and the outcome comes as one new message, so the phone notifies.
+func wantOutcomeMessage(t *testing.T, s screen) {
+	t.Helper()
+	if len(s.Shows) != 2 || s.Shows[0].Method != "editMessageText" || s.Shows[0].Params["reply_markup"] != "" || s.Shows[1].Method != "sendMessage" {
+		var got []string
+		for _, c := range s.Shows {
+			got = append(got, c.Method+" markup="+c.Params["reply_markup"])
+		}
+		t.Fatalf("after the signature the chat got %v, want the link's message edited without buttons, then one new message", got)
+	}
 }
