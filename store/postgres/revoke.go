@@ -26,6 +26,9 @@ type ReferralRevokedPayload struct {
 	QueueNumber        int             `json:"queue_number"`
 	BenefitQueueNumber int             `json:"benefit_queue_number"`
 	RevokedAt          time.Time       `json:"revoked_at"`
+	// ExceptChat is the chat that signed the revocation: it already shows the result, so the
+	// notification is for the applicant's other chats only.
+	ExceptChat int64 `json:"except_chat,omitempty"`
 }
 
 // RevokeReferral revokes a referral on the applicant's signed request, in one transaction: it
@@ -152,6 +155,7 @@ func revoke(ctx context.Context, tx pgx.Tx, req kezekbot.RevokeRequest, reason s
 		QueueNumber:        app.QueueNumber,
 		BenefitQueueNumber: app.BenefitQueueNumber,
 		RevokedAt:          now,
+		ExceptChat:         req.ChatID,
 	})
 	if err != nil {
 		return res, fmt.Errorf("encode outbox payload: %w", err)
