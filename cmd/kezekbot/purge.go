@@ -33,6 +33,11 @@ func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitCode(stderr, "purge", fmt.Errorf("open database: %w", err))
 	}
 	defer db.Close()
+	if v, err := db.MigrationVersion(ctx); err != nil {
+		return exitCode(stderr, "purge", err)
+	} else if v < purgeMigration {
+		return exitCode(stderr, "purge", fmt.Errorf("the database is at migration %d and the purge needs %d: run `kezekbot migrate` first", v, purgeMigration))
+	}
 	p := cfg.purger(db, nil)
 	var counts []postgres.PurgeCount
 	if *dry {
@@ -47,9 +52,15 @@ func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
-	printPurge(stdout, counts, *dry, cfg.retention.Periods)
+	if err == nil || !*dry {
+		// After a failed purge the counts say what was deleted before it failed.
+		printPurge(stdout, counts, *dry, cfg.retention.Periods)
+	}
 	return exitCode(stderr, "purge", err)
 }
+
+// purgeMigration is the migration that made the purge's indexes and lease (00015_retention.sql).
+const purgeMigration = 15
 
 // purger is the purge as configured, on db; log may be nil.
 func (c *Config) purger(db *postgres.DB, a *app) *retention.Purger {

@@ -350,3 +350,32 @@ func TestPurgeLeaseHasOneHolder(t *testing.T) {
 		t.Fatalf("after a failed purge the next could not start: %v, %v", ok, err)
 	}
 }
+
+// BenchmarkPurgeNotifications: deleting old notifications in batches of 1,000 beside fresh
+// ones the purge must skip (reported as rows/s).
+func BenchmarkPurgeNotifications(b *testing.B) {
+	db := pgtest.New(b)
+	ctx := context.Background()
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	cut := map[string]time.Time{postgres.PurgeNotifications: time.Now().Add(-30 * 24 * time.Hour)}
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO notifications (dedupe_key, chat_id, kind, text, created_at, state, message_id, done_at)
+		SELECT 'fresh' || g, g, 'reminder', 'x', now(), 'sent', 1, now() FROM generate_series(1, 20000) g`); err != nil {
+		b.Fatal(err)
+	}
+	const rows = 20_000
+	var total int64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := db.Pool().Exec(ctx, `INSERT INTO notifications (dedupe_key, chat_id, kind, text, created_at, state, message_id, done_at)
+			SELECT 'old' || $3::int || '-' || g, g, 'reminder', 'x', $1, 'sent', 1, $1 FROM generate_series(1, $2) g`, old, rows, i); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		counts, err := db.Purge(ctx, cut, 1000, nil)
+		if err != nil || counts[0].Rows != rows {
+			b.Fatal(counts, err)
+		}
+		total += counts[0].Rows
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "rows/s")
+}
