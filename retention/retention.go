@@ -1,6 +1,11 @@
 // Package retention decides how long kezekbot keeps what it stores and runs the purge: once
 // per interval across all replicas, under a lease, in small batches, logging one line of
 // counts per run and nothing personal.
+//
+// Only PostgreSQL needs purging. Every Redis key kezekbot writes carries a TTL (dialog state
+// KEZEKBOT_STATE_TTL, update dedupe an hour, signing links KEZEKBOT_LINK_TTL and their notes
+// a little longer, rate limits their refill time), so expired links and old dialog data leave
+// Redis by themselves.
 package retention
 
 import (
