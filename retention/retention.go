@@ -52,7 +52,7 @@ var Defaults = Periods{
 	Deliveries:    30 * Day,
 	Outbox:        7 * Day,
 	Commands:      90 * Day,
-	Changes:       30 * Day, // the city's redelivery horizon is hours (city/sync.DefaultKeep)
+	Changes:       30 * Day, // the city redelivers within hours; a month of ids is plenty
 	Evidence:      5 * Year,
 }
 
