@@ -21,6 +21,7 @@ import (
 // checks that the store carries on against it by itself and that every binding and the
 // revocation acknowledged before the crash are there.
 func TestFailoverToPromotedReplica(t *testing.T) {
+	t.Parallel()
 	primary := pgtest.StartPrimary(t)
 	replica := primary.StartReplica(t, true)
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
