@@ -16,6 +16,7 @@ func init() {
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	downTo := fs.Int64("down-to", -1, fmt.Sprintf("undo the migrations newer than this version instead (rollback; ≥ %d; see deployments/README.md)", postgres.OldestDownTarget))
 	if wantsHelp(args) {
 		return printFlags(fs, stdout, "kezekbot migrate [flags]: apply every pending migration to KEZEKBOT_DATABASE_URL.")
 	}
@@ -23,12 +24,23 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return exitCode(stderr, "migrate", err)
 	}
+	if *downTo != -1 && *downTo < postgres.OldestDownTarget {
+		return exitCode(stderr, "migrate", usagef("-down-to %d: refusing to go below %d (that drops the audit trail or the broadcasts; restore a backup instead)", *downTo, postgres.OldestDownTarget))
+	}
 	db, err := postgres.Open(ctx, string(cfg.DatabaseURL))
 	if err != nil {
 		return exitCode(stderr, "migrate", fmt.Errorf("open database: %w", err))
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	if *downTo >= 0 {
+		undone, err := db.MigrateDownTo(ctx, *downTo)
+		for _, v := range undone {
+			fmt.Fprintf(stdout, "undid migration %d\n", v)
+		}
+		if err != nil {
+			return exitCode(stderr, "migrate", err)
+		}
+	} else if err := db.Migrate(ctx); err != nil {
 		return exitCode(stderr, "migrate", err)
 	}
 	v, err := db.MigrationVersion(ctx)

@@ -31,7 +31,8 @@ type DB struct {
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq key=value string) and
-// checks that it answers.
+// checks that it answers. The URL may name several hosts with target_session_attrs=read-write
+// (failover.go).
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -44,6 +45,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // OpenConfig is Open with a parsed pool configuration, for callers that set pool sizes,
 // tracers or runtime parameters (pgtest sets search_path).
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
+	configureFailover(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
