@@ -206,7 +206,9 @@ func TestOCSPRefusesGOST(t *testing.T) {
 
 type fixedChecker struct{ err error }
 
-func (f fixedChecker) Check(context.Context, *x509.Certificate, *x509.Certificate, time.Time) error { return f.err }
+func (f fixedChecker) Check(context.Context, *x509.Certificate, *x509.Certificate, time.Time) error {
+	return f.err
+}
 
 func TestEitherGood(t *testing.T) {
 	revoked := &xmlsig.Error{Reason: xmlsig.ReasonRevoked}
