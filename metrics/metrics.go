@@ -57,7 +57,8 @@ type Metrics struct {
 	refused    *children[[2]string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	loopsDown  *children[string, prometheus.Gauge]
-	city       *cityMetrics // city.go
+	city       *cityMetrics                             // city.go
+	ocsp       *children[[2]string, prometheus.Counter] // ocsp.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -199,6 +200,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
 	}))
 	m.city = newCityMetrics(reg)
+	m.ocsp = newOCSPMetrics(reg)
 
 	loops := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "loop_dependency_down",

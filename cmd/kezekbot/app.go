@@ -111,13 +111,13 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		}
 	}
 	var vopts []xmlsig.Option
-	if cfg.CRLDir != "" {
-		crl, err := newCRLReloader(cfg.CRLDir, a.log)
-		if err != nil {
-			return nil, err
-		}
-		vopts = append(vopts, xmlsig.WithRevocation(crl))
-		a.background = append(a.background, func(ctx context.Context) error { return crl.run(ctx, 10*time.Minute) })
+	rc, rbg, err := cfg.revocationChecker(a.log, a.metrics.OCSP) // revocation.go
+	if err != nil {
+		return nil, err
+	}
+	if rc != nil {
+		vopts = append(vopts, xmlsig.WithRevocation(rc))
+		a.background = append(a.background, rbg...)
 	}
 	verifier, err := xmlsig.NewVerifier(trust, vopts...)
 	if err != nil {

@@ -57,7 +57,8 @@ type Config struct {
 	EGovBIN        string
 	EGovAuthType   string
 	EGovLauncher   string
-	security       securityConfig // config_security.go
+	security       securityConfig   // config_security.go
+	revocation     revocationConfig // revocation.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
@@ -433,6 +434,9 @@ func (c *Config) validateServe() error {
 		}
 	}
 	if err := c.validateCity(true); err != nil {
+		return err
+	}
+	if err := c.checkRevocation(); err != nil {
 		return err
 	}
 	return c.checkServeSecrets()
