@@ -33,9 +33,9 @@ type acceptResult struct {
 //  4. act, on a context detached from the request, and tell the chat either way.
 func (s *Service) accept(ctx context.Context, l link, body []byte) acceptResult {
 	// The attempt limit (attempts.go) first: a link out of attempts costs no verification.
-	ok, taken := s.takeAttempt(ctx, l)
-	if !ok {
-		return acceptResult{reason: "attempts_exhausted"}
+	taken, refusal := s.takeAttempt(ctx, l)
+	if refusal != "" {
+		return acceptResult{reason: refusal}
 	}
 	res := s.verifyAndAct(ctx, l, body)
 	if taken && res.reason != "ok" {

@@ -81,22 +81,25 @@ func countsAsFailure(reason string) bool {
 	return ok && o.Retry
 }
 
-// takeAttempt takes an attempt before verification. ok false means the link has no attempt
-// left (answer attempts_exhausted). A store error lets the attempt through: the link itself
-// lives in the same Redis, and consuming it fails right after.
-func (s *Service) takeAttempt(ctx context.Context, l link) (ok, taken bool) {
+// takeAttempt takes an attempt before verification. refusal is the answer when there is none
+// to take: attempts_exhausted (the last ones are still in flight), or link_used (the link died
+// since it was loaded: used, replaced, or spent). A store error lets the attempt through: the
+// link itself lives in the same Redis, and consuming it fails right after.
+func (s *Service) takeAttempt(ctx context.Context, l link) (taken bool, refusal string) {
 	if s.attempts.store == nil {
-		return true, false
+		return false, ""
 	}
 	ok, err := s.attempts.store.TakeLinkAttempt(ctx, l.nonce, s.attempts.max)
-	if kezekbot.ErrorCode(err) == kezekbot.ENOTFOUND {
-		return true, false // used or replaced meanwhile: consuming it says so
-	}
-	if err != nil {
+	switch {
+	case kezekbot.ErrorCode(err) == kezekbot.ENOTFOUND:
+		return false, "link_used"
+	case err != nil:
 		s.log.WarnContext(ctx, "count signature attempt", slog.String("link", nonceTag(l.nonce)), slog.Any("err", err))
-		return true, false
+		return false, ""
+	case !ok:
+		return false, "attempts_exhausted"
 	}
-	return ok, ok
+	return true, ""
 }
 
 // endAttempt ends an attempt taken by takeAttempt with the outcome's reason. When this
