@@ -192,8 +192,11 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		RateLimiter:   a.rdb,
 		SignLimits:    new(cfg.signLimits()),
 		OnRateLimited: func(scope string) { a.metrics.Refused("sign", scope) },
-		Logger:        a.log,
-		Now:           o.now,
+		// Attempt limits (linklimits.go): counted in Redis with the link record.
+		MaxFailedAttempts: cfg.links.MaxFailed,
+		LinkIssueRate:     &cfg.links.IssueRate,
+		Logger:            a.log,
+		Now:               o.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signer-link: %w", err)

@@ -59,6 +59,7 @@ type Config struct {
 	EGovLauncher   string
 	security       securityConfig   // config_security.go
 	revocation     revocationConfig // revocation.go
+	links          linkLimitConfig  // linklimits.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
