@@ -189,7 +189,7 @@ func New(reg prometheus.Registerer) *Metrics {
 
 	refused := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "refused_total",
-		Help: `Requests refused by a limit, by door ("sign": signature submissions, "http": the server's connection cap) and scope ("client", "link", "global", "connections").`,
+		Help: `Requests refused by a limit, by door ("sign": signature submissions and signing links, "http": the server's connection cap) and scope ("client", "link", "global", "attempts": a link spent by failed signatures, "issue": a chat's new links, "connections").`,
 	}, []string{"door", "scope"}))
 	m.refused = newChildren([2]string{overflowValue, overflowValue}, func(k [2]string) prometheus.Counter {
 		return refused.WithLabelValues(clean(k[0], "none"), clean(k[1], "none"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,6 +16,7 @@ type revocationConfig struct {
 	Policy      string // ocsp | crl | both | off | "" (crl when KEZEKBOT_CRL_DIR is set, else off)
 	OCSPURL     string // "" asks the certificate's AIA OCSP URL
 	OCSPTimeout time.Duration
+	OCSPHash    crypto.Hash
 }
 
 var revocationConfigFields = []configField{
@@ -49,6 +51,18 @@ var revocationConfigFields = []configField{
 				return fmt.Errorf("want a duration above 0 and at most 1m, got %q", v)
 			}
 			c.revocation.OCSPTimeout = d
+			return nil
+		}},
+	{"KEZEKBOT_OCSP_HASH", "ocsp-hash", "sha256", "hash of the certificate id in OCSP requests: sha256 (what NCANode sends NCA) or sha1 (RFC 5019)",
+		func(c *Config, v string) error {
+			switch v {
+			case "sha256":
+				c.revocation.OCSPHash = crypto.SHA256
+			case "sha1":
+				c.revocation.OCSPHash = crypto.SHA1
+			default:
+				return fmt.Errorf("want sha256 or sha1, got %q", v)
+			}
 			return nil
 		}},
 }
@@ -98,7 +112,7 @@ func (c *Config) revocationChecker(log *slog.Logger, observe func(result string,
 	}
 	var oc xmlsig.RevocationChecker
 	if p == "ocsp" || p == "both" {
-		o, err := xmlsig.NewOCSPChecker(xmlsig.OCSPOptions{URL: c.revocation.OCSPURL, Timeout: c.revocation.OCSPTimeout, Observe: observe})
+		o, err := xmlsig.NewOCSPChecker(xmlsig.OCSPOptions{URL: c.revocation.OCSPURL, Timeout: c.revocation.OCSPTimeout, Hash: c.revocation.OCSPHash, Observe: observe})
 		if err != nil {
 			return nil, nil, usagef("KEZEKBOT_OCSP_URL: %v", err)
 		}

@@ -34,6 +34,8 @@ func TestRevocationSettings(t *testing.T) {
 		{"unknown policy", map[string]string{"KEZEKBOT_REVOCATION": "maybe"}, "", "KEZEKBOT_REVOCATION", ""},
 		{"bad URL", map[string]string{"KEZEKBOT_OCSP_URL": "ldap://x"}, "", "KEZEKBOT_OCSP_URL", ""},
 		{"bad timeout", map[string]string{"KEZEKBOT_OCSP_TIMEOUT": "0s"}, "", "KEZEKBOT_OCSP_TIMEOUT", ""},
+		{"ocsp sha1", map[string]string{"KEZEKBOT_REVOCATION": "ocsp", "KEZEKBOT_OCSP_HASH": "sha1"}, "ocsp", "", "*xmlsig.OCSPChecker"},
+		{"bad hash", map[string]string{"KEZEKBOT_OCSP_HASH": "md5"}, "", "KEZEKBOT_OCSP_HASH", ""},
 		{"timeout too long", map[string]string{"KEZEKBOT_OCSP_TIMEOUT": "2m"}, "", "KEZEKBOT_OCSP_TIMEOUT", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,10 @@ type OCSPOptions struct {
 	CacheSize int
 	// MaxAge is how long an answer without nextUpdate counts as fresh.
 	MaxAge time.Duration
+	// Hash names the CertID hash of requests: crypto.SHA256 (the default: what NCANode, which
+	// talks to NCA's responder in production, sends) or crypto.SHA1 (RFC 5019's, what most
+	// other responders expect).
+	Hash crypto.Hash
 	// Client sends the requests; a client without redirects when nil.
 	Client *http.Client
 	// Observe, when set, is told every check's result (the OCSP* constants) and whether the
@@ -68,8 +72,7 @@ type OCSPOptions struct {
 // required, as NCANode does not either); that it is about this serial; and that it covers the
 // verification time (thisUpdate ≤ at ≤ nextUpdate, or at most MaxAge old without nextUpdate).
 // Answers that hold (good or revoked) are cached, bounded, until they stop covering the time
-// asked about. Requests carry a SHA-1 CertID (RFC 5019, what x/crypto/ocsp and most
-// responders speak).
+// asked about. Requests carry a SHA-256 CertID by default (OCSPOptions.Hash).
 //
 // GOST certificates are refused (ReasonRevocationUnknown, result "unsupported") without a
 // request: a GOST CertID would need a GOST 34.11 hash that x/crypto/ocsp cannot make, and
@@ -101,6 +104,13 @@ func NewOCSPChecker(o OCSPOptions) (*OCSPChecker, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("ocsp: responder URL must be an http(s) URL, got %q", o.URL)
 		}
+	}
+	switch o.Hash {
+	case 0:
+		o.Hash = crypto.SHA256
+	case crypto.SHA1, crypto.SHA256:
+	default:
+		return nil, fmt.Errorf("ocsp: CertID hash must be SHA-1 or SHA-256")
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultOCSPTimeout
@@ -238,7 +248,7 @@ func (c *OCSPChecker) CacheLen() int {
 
 // ask POSTs one request (RFC 6960 appendix A) and reads and verifies the answer.
 func (c *OCSPChecker) ask(ctx context.Context, server string, leaf, issuer *x509.Certificate) (*ocsp.Response, error) {
-	req, err := ocsp.CreateRequest(leaf, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
+	req, err := ocsp.CreateRequest(leaf, issuer, &ocsp.RequestOptions{Hash: c.o.Hash})
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}

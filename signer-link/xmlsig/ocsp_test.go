@@ -2,6 +2,7 @@ package xmlsig_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -137,6 +138,9 @@ func TestOCSPCache(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	next := now.Add(time.Hour)
 	r := newOCSPResponder(t, func(req *ocsp.Request) []byte {
+		if req.HashAlgorithm != crypto.SHA256 {
+			return []byte("want a SHA-256 CertID")
+		}
 		for _, p := range people {
 			if p.Cert.SerialNumber.Cmp(req.SerialNumber) == 0 {
 				b, err := ca.OCSPResponse(p, ocsp.Good, now.Add(-time.Minute), next, time.Time{})
