@@ -241,3 +241,41 @@ func TestEitherGood(t *testing.T) {
 		})
 	}
 }
+
+// FuzzOCSPAnswer: whatever a responder (or someone between us and it) answers, the checker
+// never panics and never calls a certificate good on an answer the issuer did not sign.
+func FuzzOCSPAnswer(f *testing.F) {
+	ca, err := xmlsigtest.NewCA()
+	if err != nil {
+		f.Fatal(err)
+	}
+	other, err := xmlsigtest.NewCAWithOptions(xmlsigtest.CAOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := ca.Issue(xmlsigtest.PersonOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	forged, err := other.OCSPResponse(p, ocsp.Good, now.Add(-time.Minute), now.Add(time.Hour), time.Time{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(forged)
+	f.Add([]byte{0x30, 0x03, 0x0a, 0x01, 0x00})
+	f.Add([]byte("<html>"))
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(*body.Load()) }))
+	f.Cleanup(srv.Close)
+	c, err := xmlsig.NewOCSPChecker(xmlsig.OCSPOptions{URL: srv.URL, CacheSize: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body.Store(&b)
+		if err := c.Check(context.Background(), p.Cert, ca.Intermediate, now); err == nil {
+			t.Fatalf("an answer not signed by the issuer was taken as good: %x", b)
+		}
+	})
+}
