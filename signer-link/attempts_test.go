@@ -169,6 +169,7 @@ func TestAttemptLimitParallel(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	t.Logf("20 parallel bad attempts, limit %d: %d verified, answers %v", max, cv.n, reasons)
 	if cv.n > max {
 		t.Fatalf("%d signatures verified, limit %d (answers %v)", cv.n, max, reasons)
 	}

@@ -279,3 +279,36 @@ func FuzzOCSPAnswer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkOCSPCached is a check answered from the cache (the common case: a parent who
+// signs again within the answer's validity).
+func BenchmarkOCSPCached(b *testing.B) {
+	ca, err := xmlsigtest.NewCA()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := ca.Issue(xmlsigtest.PersonOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	der, err := ca.OCSPResponse(p, ocsp.Good, now.Add(-time.Minute), now.Add(time.Hour), time.Time{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(der) }))
+	b.Cleanup(srv.Close)
+	c, err := xmlsig.NewOCSPChecker(xmlsig.OCSPOptions{URL: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Check(ctx, p.Cert, ca.Intermediate, now); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := c.Check(ctx, p.Cert, ca.Intermediate, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
