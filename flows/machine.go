@@ -689,6 +689,11 @@ func (s *stepper) bind() {
 		return
 	}
 	link, err := s.m.Links.Issue(s.ctx, SignRequest{ChatID: s.chat, Action: kezekbot.ActionBind, Lang: s.st.Lang})
+	if errors.Is(err, ErrTooManyLinks) {
+		s.answerWith("", nil, false)
+		s.showCurrent("link_limits.rate", nil)
+		return
+	}
 	if err != nil {
 		s.fail("issue bind link", err)
 		return
@@ -1167,6 +1172,11 @@ func (s *stepper) confirm() {
 		ChatID: s.chat, Action: kezekbot.ActionRevoke, Lang: s.st.Lang, IIN: s.st.IIN,
 		ApplicationID: d.ID, ReferralID: r.ID, Reason: reason,
 	})
+	if errors.Is(err, ErrTooManyLinks) {
+		s.answerWith("", nil, false)
+		s.showCurrent("link_limits.rate", nil)
+		return
+	}
 	if err != nil {
 		s.fail("issue revoke link", err)
 		return
@@ -1261,6 +1271,19 @@ func (s *stepper) signed(ev Signed) {
 // from once it expired. A report for a link the chat no longer waits on is ignored.
 func (s *stepper) rejected(ev Signed) {
 	if s.st.Name != SBinding && s.st.Name != SRevokeSigning {
+		return
+	}
+	if ev.Rejected == RejectedSpent {
+		// The link is dead: back to where a new one is asked for (the bind button, or the
+		// revocation's confirmation with «Подтвердить»).
+		s.st.Nonce, s.st.LinkURL, s.st.LinkExp = "", "", time.Time{}
+		if s.st.Name == SRevokeSigning {
+			s.st.Name = SRevokeConfirm
+		} else {
+			s.st.Name = SUnbound
+		}
+		s.newMsg = true
+		s.showCurrent("link_limits.spent", nil)
 		return
 	}
 	key := "egov.rejected." + ev.Rejected

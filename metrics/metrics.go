@@ -57,7 +57,8 @@ type Metrics struct {
 	refused    *children[[2]string, prometheus.Counter]
 	queueLag   prometheus.Gauge
 	loopsDown  *children[string, prometheus.Gauge]
-	city       *cityMetrics // city.go
+	city       *cityMetrics                             // city.go
+	ocsp       *children[[2]string, prometheus.Counter] // ocsp.go
 }
 
 // updateSeries are the children for one update type, resolved once in New so that the two
@@ -188,7 +189,7 @@ func New(reg prometheus.Registerer) *Metrics {
 
 	refused := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "refused_total",
-		Help: `Requests refused by a limit, by door ("sign": signature submissions, "http": the server's connection cap) and scope ("client", "link", "global", "connections").`,
+		Help: `Requests refused by a limit, by door ("sign": signature submissions and signing links, "http": the server's connection cap) and scope ("client", "link", "global", "attempts": a link spent by failed signatures, "issue": a chat's new links, "connections").`,
 	}, []string{"door", "scope"}))
 	m.refused = newChildren([2]string{overflowValue, overflowValue}, func(k [2]string) prometheus.Counter {
 		return refused.WithLabelValues(clean(k[0], "none"), clean(k[1], "none"))
@@ -199,6 +200,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Age of the oldest update or job still waiting to be handled; 0 when nothing waits.",
 	}))
 	m.city = newCityMetrics(reg)
+	m.ocsp = newOCSPMetrics(reg)
 
 	loops := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "loop_dependency_down",

@@ -254,3 +254,21 @@ func BenchmarkNil(b *testing.B) {
 		m.UpdateHandled(UpdateMessage, time.Millisecond, nil)
 	}
 }
+
+func TestOCSPMetric(t *testing.T) {
+	reg := NewRegistry()
+	m := New(reg)
+	m.OCSP("good", false)
+	m.OCSP("good", true)
+	m.OCSP("good", true)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`kezekbot_ocsp_checks_total{result="good",source="cache"} 2`,
+		`kezekbot_ocsp_checks_total{result="good",source="responder"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

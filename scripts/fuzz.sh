@@ -15,6 +15,7 @@ targets=(
   ". FuzzParseIIN"                       # the IIN parser
   ". FuzzContainsIIN"                    # the broadcast IIN guard
   "./city/sync FuzzPushHandler"          # the city's push endpoint (signature header and body)
+  "./signer-link/xmlsig FuzzOCSPAnswer"  # an OCSP responder's answer (never good unless the issuer signed it)
 )
 if [ -n "${FUZZ_ALL:-}" ]; then
   targets+=("./bot FuzzWebhook" "./signer-link FuzzClientAddr" "./signer-link FuzzParseRate"

@@ -32,6 +32,20 @@ type acceptResult struct {
 //  3. consume the link — of two concurrent POSTs exactly one gets past here;
 //  4. act, on a context detached from the request, and tell the chat either way.
 func (s *Service) accept(ctx context.Context, l link, body []byte) acceptResult {
+	// The attempt limit (attempts.go) first: a link out of attempts costs no verification.
+	taken, refusal := s.takeAttempt(ctx, l)
+	if refusal != "" {
+		return acceptResult{reason: refusal}
+	}
+	res := s.verifyAndAct(ctx, l, body)
+	if taken && res.reason != "ok" {
+		res.reason = s.endAttempt(ctx, l, res.reason)
+	}
+	return res
+}
+
+// verifyAndAct is accept without the attempt limit.
+func (s *Service) verifyAndAct(ctx context.Context, l link, body []byte) acceptResult {
 	rec := &l.rec
 	now := s.now()
 	policy := xmlsig.Policy{At: now}

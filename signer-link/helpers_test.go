@@ -186,6 +186,9 @@ func (e *env) newService(opts ...envOption) *signerlink.Service {
 		// Limits off: tests of other things post many times from one address (ratelimit_test
 		// turns them on).
 		SignLimits: &signerlink.SignLimits{},
+		// Attempt limits off too (attempts_test turns them on).
+		MaxFailedAttempts: -1,
+		LinkIssueRate:     &signerlink.Rate{},
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -100,6 +100,12 @@ type Config struct {
 	RateLimiter   RateLimiter
 	SignLimits    *SignLimits
 	OnRateLimited func(scope string)
+	// Attempt limits (attempts.go): MaxFailedAttempts failed signatures kill a link
+	// (DefaultMaxFailedAttempts when 0 and Links implements AttemptStore, as store/redis
+	// does; none when negative); LinkIssueRate bounds the new links one chat gets (DefaultLinkIssueRate
+	// when nil, none when off).
+	MaxFailedAttempts int
+	LinkIssueRate     *Rate
 
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil. Tests pin it.
@@ -124,6 +130,7 @@ type Service struct {
 	egov     EGov
 	log      *slog.Logger
 	now      func() time.Time
+	attempts attemptLimits // attempts.go
 }
 
 var _ flows.Links = (*Service)(nil)
@@ -185,6 +192,9 @@ func New(cfg Config) (*Service, error) {
 		limits = *cfg.SignLimits
 	}
 	s.limiter = NewSignLimiter(cfg.RateLimiter, limits, cfg.OnRateLimited, s.log)
+	if err := s.attempts.init(cfg); err != nil {
+		return nil, fmt.Errorf("signer-link: %w", err)
+	}
 	return s, nil
 }
 
@@ -233,6 +243,9 @@ func nonceTag(nonce string) string {
 func (s *Service) Issue(ctx context.Context, req flows.SignRequest) (flows.Link, error) {
 	if req.ChatID == 0 {
 		return flows.Link{}, kezekbot.Errorf(kezekbot.EINVALID, "issue link: chat id is required")
+	}
+	if err := s.allowIssue(ctx, req.ChatID); err != nil {
+		return flows.Link{}, err
 	}
 	now := s.now()
 	lang := normLang(req.Lang)

@@ -116,13 +116,13 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		}
 	}
 	var vopts []xmlsig.Option
-	if cfg.CRLDir != "" {
-		crl, err := newCRLReloader(cfg.CRLDir, a.log)
-		if err != nil {
-			return nil, err
-		}
-		vopts = append(vopts, xmlsig.WithRevocation(crl))
-		a.background = append(a.background, func(ctx context.Context) error { return crl.run(ctx, 10*time.Minute) })
+	rc, rbg, err := cfg.revocationChecker(a.log, a.metrics.OCSP) // revocation.go
+	if err != nil {
+		return nil, err
+	}
+	if rc != nil {
+		vopts = append(vopts, xmlsig.WithRevocation(rc))
+		a.background = append(a.background, rbg...)
 	}
 	verifier, err := xmlsig.NewVerifier(trust, vopts...)
 	if err != nil {
@@ -197,8 +197,11 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		RateLimiter:   a.rdb,
 		SignLimits:    new(cfg.signLimits()),
 		OnRateLimited: func(scope string) { a.metrics.Refused("sign", scope) },
-		Logger:        a.log,
-		Now:           o.now,
+		// Attempt limits (linklimits.go): counted in Redis with the link record.
+		MaxFailedAttempts: cfg.links.MaxFailed,
+		LinkIssueRate:     &cfg.links.IssueRate,
+		Logger:            a.log,
+		Now:               o.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signer-link: %w", err)

@@ -57,8 +57,10 @@ type Config struct {
 	EGovBIN        string
 	EGovAuthType   string
 	EGovLauncher   string
-	security       securityConfig  // config_security.go
-	retention      retentionConfig // config_retention.go
+	security       securityConfig   // config_security.go
+	retention      retentionConfig  // config_retention.go
+	revocation     revocationConfig // revocation.go
+	links          linkLimitConfig  // linklimits.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
@@ -434,6 +436,9 @@ func (c *Config) validateServe() error {
 		}
 	}
 	if err := c.validateCity(true); err != nil {
+		return err
+	}
+	if err := c.checkRevocation(); err != nil {
 		return err
 	}
 	return c.checkServeSecrets()
