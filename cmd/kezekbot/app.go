@@ -107,6 +107,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	}
 
 	trust := o.trust
+	realTrust := trust == nil // serve: NCA's certificates (the sandbox brings its own test CA)
 	if trust == nil {
 		if trust, err = xmlsig.LoadTrustDir(cfg.TrustDir); err != nil {
 			return nil, fmt.Errorf("load trust dir: %w", err)
@@ -119,6 +120,11 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 	rc, rbg, err := cfg.revocationChecker(a.log, a.metrics.OCSP) // revocation.go
 	if err != nil {
 		return nil, err
+	}
+	if rc == nil && realTrust {
+		// Said at every start, not only in the README: an operator who never set
+		// KEZEKBOT_CRL_DIR or OCSP would otherwise accept revoked certificates unknowingly.
+		a.log.Warn("certificate revocation is NOT checked: a revoked ЭЦП certificate is accepted; set KEZEKBOT_CRL_DIR (deployments/fetch-crl.sh) or KEZEKBOT_REVOCATION=ocsp")
 	}
 	if rc != nil {
 		vopts = append(vopts, xmlsig.WithRevocation(rc))
