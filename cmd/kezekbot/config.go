@@ -58,6 +58,7 @@ type Config struct {
 	EGovAuthType   string
 	EGovLauncher   string
 	security       securityConfig // config_security.go
+	redis          redisConfig    // config_redis.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
@@ -405,6 +406,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, unu
 		return nil, err
 	}
 	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
+	if err := c.checkRedis(); err != nil {
 		return nil, err
 	}
 	return c, nil
