@@ -97,7 +97,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
 	}
-	if a.rdb, err = redisstore.OpenTopology(ctx, string(cfg.RedisURL), cfg.redis.topology(), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix}); err != nil {
+	if a.rdb, err = redisstore.OpenTopology(ctx, string(cfg.RedisURL), cfg.redis.topology(), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix, WaitReplicas: cfg.redis.WaitReplicas}); err != nil {
 		return nil, fmt.Errorf("open Redis: %w", err)
 	}
 

@@ -14,6 +14,7 @@ type redisConfig struct {
 	Master           string
 	SentinelPassword secret
 	Cluster          []string
+	WaitReplicas     int
 }
 
 func (r redisConfig) topology() redisstore.Topology {
@@ -44,6 +45,9 @@ var redisConfigFields = []configField{
 	{"KEZEKBOT_REDIS_CLUSTER", "redis-cluster", "",
 		"host:port of some Redis Cluster nodes, comma-separated; the URL's host is then not dialled",
 		addrsField(func(c *Config) *[]string { return &c.redis.Cluster })},
+	{"KEZEKBOT_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "0",
+		"replicas that must confirm a dialog commit before the update is acknowledged (Redis WAIT; single server or Sentinel; 0: asynchronous)",
+		intField(0, 16, func(c *Config) *int { return &c.redis.WaitReplicas })},
 }
 
 func init() { configFields = append(configFields, redisConfigFields...) }
@@ -53,6 +57,9 @@ func (c *Config) checkRedis() error {
 	t := c.redis.topology()
 	if err := t.Validate(); err != nil {
 		return usagef("KEZEKBOT_REDIS_SENTINELS/MASTER/CLUSTER: %v", err)
+	}
+	if t.Mode() == "cluster" && c.redis.WaitReplicas > 0 {
+		return usagef("KEZEKBOT_REDIS_WAIT_REPLICAS: works with a single server or Sentinel, not with KEZEKBOT_REDIS_CLUSTER")
 	}
 	if t.Mode() == "single" {
 		return nil

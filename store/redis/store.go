@@ -53,6 +53,13 @@ type Options struct {
 	// turn of such a chat need not read it back from Redis (Begin checks it is still current);
 	// default 16384, negative: off.
 	StateCache int
+	// WaitReplicas > 0 makes Commit wait (Redis WAIT, on the connection that wrote) until that
+	// many replicas have the commit, at most WaitTimeout (default 1s); fewer in time and Commit
+	// fails with ErrNotReplicated, so the update is not acknowledged and Telegram redelivers it.
+	// With Sentinel this is what keeps an acknowledged update through a failover; 0 (default):
+	// asynchronous replication, a failover can lose the last commits. Not for Cluster.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -67,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = 5 * time.Second
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = time.Second
 	}
 	return o
 }
@@ -100,6 +110,10 @@ func OpenTopology(ctx context.Context, rawURL string, t Topology, o Options) (*S
 	c, err := Connect(rawURL, t)
 	if err != nil {
 		return nil, fmt.Errorf("open redis: %w", err)
+	}
+	if _, cluster := c.(*redis.ClusterClient); cluster && o.WaitReplicas > 0 {
+		_ = c.Close()
+		return nil, fmt.Errorf("open redis: WaitReplicas needs a single server or Sentinel, not Cluster")
 	}
 	s := New(c, o)
 	if err := s.Ping(ctx); err != nil {
