@@ -111,7 +111,18 @@ func (s *SentinelSetup) Failover(ctx context.Context) (string, error) {
 			role, err := c.Do(ctx, "ROLE").Slice()
 			_ = c.Close()
 			if err == nil && len(role) > 0 && role[0] == "master" {
-				return s.Replica, nil
+				// The Sentinel turns the old master into a replica of the new one only when its
+				// next INFO round (every 10 s) finds it; do now what it would do then, so that
+				// the new master has a replica again without the test waiting for that.
+				old := redis.NewClient(&redis.Options{Addr: s.Master})
+				h, p, _ := net.SplitHostPort(s.Replica)
+				err := old.SlaveOf(ctx, h, p).Err()
+				_ = old.Close()
+				if err != nil {
+					return "", fmt.Errorf("demote the old master: %w", err)
+				}
+				s.Master, s.Replica = s.Replica, s.Master
+				return s.Master, nil
 			}
 		}
 		select {

@@ -161,6 +161,13 @@ func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (
 		s.cacheHits.Add(1)
 		return Turn{State: known.state, Version: known.version, token: tok, lease: s.o.LockTTL}, nil
 	case beginDone:
+		if s.o.WaitReplicas > 0 {
+			// The done mark may be a commit the replicas never got (its Commit failed with
+			// ErrNotReplicated): a failover would lose it, so it is no duplicate until they have it.
+			if err := s.confirmDone(ctx, s.turnKeys(chatID, updateID)[1]); err != nil {
+				return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, err)
+			}
+		}
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, ErrDuplicate)
 	case beginInProgress:
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, ErrInProgress)
@@ -288,4 +295,24 @@ func (s *Store) commitWaited(ctx context.Context, keys []string, args []any) (in
 		}
 		return n, nil
 	}
+}
+
+// confirmDone waits until the replicas have everything up to the done mark at key: it writes
+// the mark's TTL again (a write moves this connection's replication offset to now) and WAITs
+// on the same connection. ErrNotReplicated if fewer than WaitReplicas confirm in time.
+func (s *Store) confirmDone(ctx context.Context, key string) error {
+	pipe := s.c.Pipeline()
+	pipe.PExpire(ctx, key, s.o.DedupeTTL)
+	w := pipe.Do(ctx, "WAIT", s.o.WaitReplicas, s.o.WaitTimeout.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("confirm done mark: %w", err)
+	}
+	got, err := w.Int64()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if got < int64(s.o.WaitReplicas) {
+		return fmt.Errorf("done mark: %d of %d replicas in %v: %w", got, s.o.WaitReplicas, s.o.WaitTimeout, ErrNotReplicated)
+	}
+	return nil
 }
