@@ -116,7 +116,7 @@ func (s *SentinelSetup) Failover(ctx context.Context) (string, error) {
 				// the new master has a replica again without the test waiting for that.
 				old := redis.NewClient(&redis.Options{Addr: s.Master})
 				h, p, _ := net.SplitHostPort(s.Replica)
-				err := old.SlaveOf(ctx, h, p).Err()
+				err := old.Do(ctx, "REPLICAOF", h, p).Err()
 				_ = old.Close()
 				if err != nil {
 					return "", fmt.Errorf("demote the old master: %w", err)

@@ -144,6 +144,5 @@ func universal(o *redis.Options) *redis.UniversalOptions {
 		TLSConfig:             o.TLSConfig,
 		DisableIdentity:       o.DisableIdentity,
 		IdentitySuffix:        o.IdentitySuffix,
-		UnstableResp3:         o.UnstableResp3,
 	}
 }
