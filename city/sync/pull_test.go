@@ -116,10 +116,10 @@ func TestPullerTwoReplicas(t *testing.T) {
 	l := logs.String()
 	// Three failures in all, shared by two replicas: each outage a replica sees is logged once
 	// (a replica may see two short ones), never once per attempt.
-	if n := strings.Count(l, "pulling changes failed"); n < 1 || n > 3 {
+	if n := strings.Count(l, "dependency down"); n < 1 || n > 3 {
 		t.Fatalf("outage logged %d times:\n%s", n, l)
 	}
-	if strings.Count(l, "works again") != strings.Count(l, "pulling changes failed") {
+	if strings.Count(l, "dependency back") != strings.Count(l, "dependency down") {
 		t.Fatalf("recovery not logged once per outage:\n%s", l)
 	}
 }
@@ -232,7 +232,7 @@ func TestPullerLogsOutageOnce(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if w, b := strings.Count(logs.String(), "pulling changes failed"), strings.Count(logs.String(), "works again"); w != 1 || b != 1 {
+	if w, b := strings.Count(logs.String(), "dependency down"), strings.Count(logs.String(), "dependency back"); w != 1 || b != 1 {
 		t.Fatalf("%d outage and %d recovery lines after 20 failures:\n%s", w, b, logs.String())
 	}
 }
