@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/kezekbot/kezekbot/internal/redistest"
 	"github.com/kezekbot/kezekbot/store/redis"
 )
@@ -44,8 +46,18 @@ func TestCluster(t *testing.T) {
 		for err := range errs {
 			t.Error(err)
 		}
+		masters := map[string]bool{}
+		cc := s.Client().(*goredis.ClusterClient)
 		for chat := int64(1); chat <= chats; chat++ {
 			checkChat(t, ctx, s, chat, updates)
+			m, err := cc.MasterForKey(ctx, "{"+strconv.FormatInt(chat, 10)+"}")
+			if err != nil {
+				t.Fatal(err)
+			}
+			masters[m.Options().Addr] = true
+		}
+		if len(masters) < 2 {
+			t.Fatalf("all %d chats on %v: the test does not spread over the cluster", chats, masters)
 		}
 		// Redelivery is a duplicate, on whichever master the chat lives.
 		if _, err := s.Begin(ctx, 7, 3); !errors.Is(err, redisstore.ErrDuplicate) {
@@ -114,7 +126,8 @@ func TestSentinelFailover(t *testing.T) {
 	defer func() { _ = s.Close() }()
 
 	const chats = 6
-	var acked atomic.Int64
+	var acked ackCounter
+	acked.last.Store(time.Now().UnixNano())
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	counts := make([]int64, chats+1)
@@ -132,26 +145,27 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	// Let some turns through, fail over, then let more through on the new master.
 	waitAcked := func(n int64) {
-		for acked.Load() < n && ctx.Err() == nil && !failed.Load() {
+		for acked.n.Load() < n && ctx.Err() == nil && !failed.Load() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	waitAcked(60)
-	before := acked.Load()
+	before := acked.n.Load()
 	newMaster, err := sn.Failover(ctx)
 	if err != nil {
 		close(stop)
 		wg.Wait()
 		t.Fatal(err)
 	}
-	waitAcked(acked.Load() + 60)
+	waitAcked(acked.n.Load() + 60)
 	close(stop)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	t.Logf("failover to %s: %d turns acknowledged before it, %d in all", newMaster, before, acked.Load())
+	t.Logf("failover to %s: %d turns acknowledged before it, %d in all; longest pause between acknowledgements %v",
+		newMaster, before, acked.n.Load(), time.Duration(acked.maxGap.Load()).Round(time.Millisecond))
 	if failed.Load() {
 		return
 	}
@@ -162,7 +176,7 @@ func TestSentinelFailover(t *testing.T) {
 
 // runChatUntil feeds chat updates 1, 2, … until stop, each retried like Telegram redelivers
 // until acknowledged; it returns how many were acknowledged.
-func runChatUntil(ctx context.Context, s *redisstore.Store, chat int64, stop <-chan struct{}, acked *atomic.Int64) (int64, error) {
+func runChatUntil(ctx context.Context, s *redisstore.Store, chat int64, stop <-chan struct{}, acked *ackCounter) (int64, error) {
 	var n int64
 	for {
 		select {
@@ -181,7 +195,7 @@ func runChatUntil(ctx context.Context, s *redisstore.Store, chat int64, stop <-c
 // state, after checking that the state holds exactly the updates before it (nothing
 // acknowledged lost, nothing out of order). Errors other than a broken invariant are retried,
 // as a webhook's 5xx makes Telegram redeliver.
-func runChat(ctx context.Context, s *redisstore.Store, chat, last int64, acked *atomic.Int64, first ...int64) error {
+func runChat(ctx context.Context, s *redisstore.Store, chat, last int64, acked *ackCounter, first ...int64) error {
 	from := int64(1)
 	if len(first) > 0 {
 		from = first[0]
@@ -210,7 +224,7 @@ func runChat(ctx context.Context, s *redisstore.Store, chat, last int64, acked *
 			break
 		}
 		if acked != nil {
-			acked.Add(1)
+			acked.add()
 		}
 	}
 	return nil
@@ -236,5 +250,20 @@ func checkChat(t *testing.T, ctx context.Context, s *redisstore.Store, chat, n i
 	}
 	if want := seq(n); string(st) != want {
 		t.Errorf("chat %d state %q, want %q", chat, st, want)
+	}
+}
+
+// ackCounter counts acknowledged turns and the longest time without one.
+type ackCounter struct{ n, last, maxGap atomic.Int64 }
+
+func (a *ackCounter) add() {
+	a.n.Add(1)
+	now := time.Now().UnixNano()
+	gap := now - a.last.Swap(now)
+	for {
+		m := a.maxGap.Load()
+		if gap <= m || a.maxGap.CompareAndSwap(m, gap) {
+			return
+		}
 	}
 }
