@@ -179,34 +179,6 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-type countingPruner struct {
-	calls  atomic.Int64
-	cutoff atomic.Int64
-}
-
-func (p *countingPruner) PruneChanges(_ context.Context, cutoff time.Time) (int64, error) {
-	p.calls.Add(1)
-	p.cutoff.Store(cutoff.Unix())
-	return 0, nil
-}
-
-func TestRunPruner(t *testing.T) {
-	p := &countingPruner{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- citysync.RunPruner(ctx, p, 0, nil) }()
-	for p.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if age := time.Since(time.Unix(p.cutoff.Load(), 0)); age < citysync.DefaultKeep-time.Minute || age > citysync.DefaultKeep+time.Minute {
-		t.Fatalf("cutoff %v ago, want %v", age, citysync.DefaultKeep)
-	}
-}
-
 // One replica, a long outage: one warning when it starts, one line when it ends.
 func TestPullerLogsOutageOnce(t *testing.T) {
 	feed := &fakeFeed{changes: feedOf(10), fail: 20}
