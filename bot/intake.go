@@ -393,6 +393,12 @@ func (in *Intake) turn(ctx context.Context, h *handling) error {
 	} else {
 		// The reply is out; a redelivery would send it twice. The next update starts from the
 		// state before this one.
+		if errors.Is(err, redisstore.ErrNotReplicated) {
+			// Stored on the master, but no replica confirmed it (KEZEKBOT_REDIS_WAIT_REPLICAS):
+			// a failover could lose it, so Telegram must redeliver. The redelivery finds it done
+			// once the replicas have it, or runs again if it was lost (its reply then twice).
+			return fmt.Errorf("%w: %w", ErrRetry, err)
+		}
 		if errors.Is(err, redisstore.ErrStale) {
 			in.log.Warn("dialog state changed meanwhile", "chat_id", h.chatID, "update_id", h.upd, "err", err)
 		} else {
@@ -453,6 +459,9 @@ func (in *Intake) groupTurn(ctx context.Context, h *handling, t redisstore.Turn)
 	if err := in.o.Turns.Commit(ctx, h.chatID, h.upd, t, nil); err == nil {
 		h.committed = true
 	} else {
+		if errors.Is(err, redisstore.ErrNotReplicated) {
+			return fmt.Errorf("%w: %w", ErrRetry, err) // as in turn
+		}
 		in.log.Warn("commit group turn", "chat_id", h.chatID, "update_id", h.upd, "err", err)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kezekbot/kezekbot/broadcast"
 )
 
@@ -59,6 +61,10 @@ func BenchmarkPacer(b *testing.B) {
 func TestPacerLimits(t *testing.T) {
 	t.Parallel()
 	rc, prefix := newRedis(t)
+	checkPacerLimits(t, rc, prefix)
+}
+
+func checkPacerLimits(t *testing.T, rc redis.Scripter, prefix string) {
 	p := broadcast.NewRedisPacer(rc, prefix, broadcast.Limits{Global: 1000}, 100*time.Millisecond)
 	ctx := context.Background()
 	tests := []struct {

@@ -35,6 +35,13 @@ for tool in caddy xmlsec1; do
   fi
 done
 
+# redis-server (its --sentinel mode is redis-sentinel) and redis-cli: the Redis Cluster and
+# Sentinel failover tests (store/redis, broadcast) start their own servers.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  if [ $install = 1 ]; then log "installing redis-server (the Cluster and Sentinel tests)"; apt_install redis-server redis-tools || true; fi
+  command -v redis-server >/dev/null || missing+=("redis-server (store/redis and broadcast's Cluster and Sentinel tests)")
+fi
+
 # OpenSSL's GOST engine: the independent Streebog oracle of signer-link/gost/streebog's tests.
 have_gost_engine() { command -v openssl >/dev/null && openssl dgst -engine gost -md_gost12_256 </dev/null >/dev/null 2>&1; }
 if ! have_gost_engine; then

@@ -102,7 +102,7 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 		p := cfg.purger(a.db, a)
 		a.background = append(a.background, func(ctx context.Context) error { return p.Run(ctx, every) })
 	}
-	if a.rdb, err = redisstore.Open(ctx, string(cfg.RedisURL), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix}); err != nil {
+	if a.rdb, err = redisstore.OpenTopology(ctx, string(cfg.RedisURL), cfg.redis.topology(), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix, WaitReplicas: cfg.redis.WaitReplicas}); err != nil {
 		return nil, fmt.Errorf("open Redis: %w", err)
 	}
 

@@ -61,6 +61,7 @@ type Config struct {
 	retention      retentionConfig  // config_retention.go
 	revocation     revocationConfig // revocation.go
 	links          linkLimitConfig  // linklimits.go
+	redis          redisConfig      // config_redis.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off
@@ -408,6 +409,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, unu
 		return nil, err
 	}
 	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
+	if err := c.checkRedis(); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -29,4 +29,9 @@ var (
 
 	// ErrBusy: another update of the chat holds the lock; retry with backoff.
 	ErrBusy = errors.New("chat busy")
+
+	// ErrNotReplicated: Commit wrote on the master, but fewer than Options.WaitReplicas
+	// replicas confirmed it in time, so a failover could still lose it. Do not acknowledge the
+	// update: its redelivery finds it done (ErrDuplicate) or, if the write was lost, runs it.
+	ErrNotReplicated = errors.New("commit not confirmed by the replicas")
 )

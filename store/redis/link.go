@@ -13,7 +13,8 @@ import (
 // link key prefix, scope.
 //
 // The previous link of the scope is deleted in the same step, so a second tap never leaves two
-// working links. Its key is computed here (undeclared), which rules out Redis Cluster.
+// working links. Its key is computed here (undeclared); that works on Redis Cluster because
+// every link key carries the {l} hash tag, so it lives in the slot of the declared keys.
 // The link remembers its scope so ConsumeLink can clear the pointer.
 var replaceLinkScript = redis.NewScript(`
 local old = redis.call('GET', KEYS[1])
@@ -38,8 +39,9 @@ end
 return h[1]
 `)
 
-func (s *Store) linkPrefix() string  { return s.o.Prefix + "ln:" }
-func (s *Store) scopePrefix() string { return s.o.Prefix + "ls:" }
+// Link keys share the {l} hash tag (see the package doc): one cluster slot for every link.
+func (s *Store) linkPrefix() string  { return s.o.Prefix + "{l}n:" }
+func (s *Store) scopePrefix() string { return s.o.Prefix + "{l}s:" }
 
 // ReplaceLink stores blob under nonce for ttl and makes scope (e.g. "chat:42:revoke") point at
 // it, deleting the blob of the nonce the scope pointed at before. All in one step.

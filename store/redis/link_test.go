@@ -49,13 +49,13 @@ func TestReplaceLink(t *testing.T) {
 		t.Fatalf("ConsumeLink(n2) = %q, %v", b, err)
 	}
 	// Consuming cleared the scope pointer; a later link starts a clean scope.
-	if n, _ := s.Client().Exists(ctx, key(s, "ls:"+scope)).Result(); n != 0 {
+	if n, _ := s.Client().Exists(ctx, key(s, "{l}s:"+scope)).Result(); n != 0 {
 		t.Fatal("scope pointer survived its link's consumption")
 	}
 	if b, err := s.Link(ctx, "m1"); err != nil || string(b) != "other" {
 		t.Fatalf("Link(m1) = %q, %v", b, err)
 	}
-	if pttl := s.Client().PTTL(ctx, key(s, "ln:m1")).Val(); pttl <= 0 || pttl > time.Minute {
+	if pttl := s.Client().PTTL(ctx, key(s, "{l}n:m1")).Val(); pttl <= 0 || pttl > time.Minute {
 		t.Fatalf("link TTL = %v, want ≤ 1m", pttl)
 	}
 }
@@ -68,13 +68,13 @@ func TestConsumeLinkKeepsNewerScope(t *testing.T) {
 	if err := s.ReplaceLink(ctx, "sc", "n1", []byte("a"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Client().Set(ctx, key(s, "ls:sc"), "n9", time.Minute).Err(); err != nil {
+	if err := s.Client().Set(ctx, key(s, "{l}s:sc"), "n9", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConsumeLink(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
-	if v := s.Client().Get(ctx, key(s, "ls:sc")).Val(); v != "n9" {
+	if v := s.Client().Get(ctx, key(s, "{l}s:sc")).Val(); v != "n9" {
 		t.Fatalf("scope pointer = %q, want n9 kept", v)
 	}
 }
@@ -169,7 +169,7 @@ func TestLinkNotes(t *testing.T) {
 	if err != nil || m["a"] != "1" || m["b"] != "3" || len(m) != 2 {
 		t.Fatalf("notes = %v, %v", m, err)
 	}
-	if pttl := s.Client().PTTL(ctx, key(s, "lx:nx")).Val(); pttl <= time.Minute || pttl > 2*time.Minute {
+	if pttl := s.Client().PTTL(ctx, key(s, "{l}x:nx")).Val(); pttl <= time.Minute || pttl > 2*time.Minute {
 		t.Fatalf("notes TTL = %v, want the last one set (≤ 2m)", pttl)
 	}
 	if err := s.SetLinkNotes(ctx, "", map[string]string{"a": "1"}, time.Minute); err == nil {

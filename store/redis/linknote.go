@@ -13,7 +13,9 @@ import (
 // link itself was consumed. They are never the authority on a link (the link record is);
 // losing them only costs a parent a retry.
 
-func (s *Store) notePrefix() string { return s.o.Prefix + "lx:" }
+// Notes share the links' {l} hash tag, so a script may one day read a link and its notes
+// together on Redis Cluster.
+func (s *Store) notePrefix() string { return s.o.Prefix + "{l}x:" }
 
 // SetLinkNotes sets fields of nonce's notes and makes the notes live ttl from now.
 func (s *Store) SetLinkNotes(ctx context.Context, nonce string, fields map[string]string, ttl time.Duration) error {

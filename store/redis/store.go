@@ -11,25 +11,29 @@
 //	<p>{<chat>}:d          hash: s = state blob, v = version, o = lock owner, x = lock expiry (ms),
 //	                       c = last committer (makes a replayed Commit idempotent)
 //	<p>{<chat>}:u:<update> dedupe mark: "p<owner>" while in progress, "d" once handled
-//	<p>ln:<nonce>          hash: b = link blob, s = scope
-//	<p>ls:<scope>          the nonce currently live for scope
-//	<p>lx:<nonce>          hash: a link's notes (eGov mobile steps, token hash, last outcome)
+//	<p>{l}n:<nonce>        hash: b = link blob, s = scope
+//	<p>{l}s:<scope>        the nonce currently live for scope
+//	<p>{l}x:<nonce>        hash: a link's notes (eGov mobile steps, token hash, last outcome)
 //	<p>rl:<key>            GCRA theoretical arrival time (µs, server clock)
 //	<p>pz:<key>            exists while key is paused
 //
-// The {chat} hash tag keeps a chat's keys in one cluster slot. The prefix must not contain '{'.
-// The link scripts compute the previous link's key inside Lua, which is fine on a single node or
-// Sentinel but not on Redis Cluster.
+// Redis Cluster runs a script only on keys of one hash slot, so every script's keys share a
+// hash tag: {chat} keeps a chat's keys together (chats spread over the cluster), {l} keeps all
+// signing-link keys in one slot (the link scripts reach the previous link's key, computed in
+// Lua, and links are few). The rate limit and pause scripts touch one key each. Since every key
+// of a script begins with the same prefix, a prefix holding braces of its own still leaves a
+// script's keys in one slot (it only stops chats from spreading).
+//
+// Until the {l} tag, link keys were <p>ln:, <p>ls: and <p>lx:; the first deploy with the tag
+// ignores those (links issued before it no longer open; the parent asks for a new one).
 package redisstore
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -49,6 +53,13 @@ type Options struct {
 	// turn of such a chat need not read it back from Redis (Begin checks it is still current);
 	// default 16384, negative: off.
 	StateCache int
+	// WaitReplicas > 0 makes Commit wait (Redis WAIT, on the connection that wrote) until that
+	// many replicas have the commit, at most WaitTimeout (default 1s); fewer in time and Commit
+	// fails with ErrNotReplicated, so the update is not acknowledged and Telegram redelivers it.
+	// With Sentinel this is what keeps an acknowledged update through a failover; 0 (default):
+	// asynchronous replication, a failover can lose the last commits. Not for Cluster.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -64,12 +75,15 @@ func (o Options) withDefaults() Options {
 	if o.LockTTL <= 0 {
 		o.LockTTL = 5 * time.Second
 	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = time.Second
+	}
 	return o
 }
 
 // Store is safe for concurrent use; open it once per process.
 type Store struct {
-	c *redis.Client
+	c redis.UniversalClient
 	o Options
 
 	// TTL arguments in milliseconds, boxed once so the hot path does not allocate them.
@@ -84,19 +98,24 @@ type Store struct {
 	cacheHits atomic.Uint64
 }
 
-// Open connects to the Redis named by rawURL (redis:// or rediss://; every client setting
-// comes from the URL, see redis.ParseURL) and checks it with PING.
+// Open connects to the single Redis named by rawURL (redis:// or rediss://; every client
+// setting comes from the URL, see redis.ParseURL) and checks it with PING. OpenTopology reaches
+// Sentinel and Cluster deployments.
 func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
-	opt, err := redis.ParseURL(rawURL)
+	return OpenTopology(ctx, rawURL, Topology{}, o)
+}
+
+// OpenTopology is Open for a Redis reached as t says (see Topology and Connect).
+func OpenTopology(ctx context.Context, rawURL string, t Topology, o Options) (*Store, error) {
+	c, err := Connect(rawURL, t)
 	if err != nil {
-		// url.Error repeats the whole URL, password included; keep only the cause.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("open redis: parse url: %w", err)
+		return nil, fmt.Errorf("open redis: %w", err)
 	}
-	opt.Dialer = plainConnDialer(redis.NewDialer(opt))
-	s := New(redis.NewClient(opt), o)
+	if _, cluster := c.(*redis.ClusterClient); cluster && o.WaitReplicas > 0 {
+		_ = c.Close()
+		return nil, fmt.Errorf("open redis: WaitReplicas needs a single server or Sentinel, not Cluster")
+	}
+	s := New(c, o)
 	if err := s.Ping(ctx); err != nil {
 		_ = s.c.Close()
 		return nil, fmt.Errorf("open redis: %w", err)
@@ -128,8 +147,9 @@ func plainConnDialer(dial func(ctx context.Context, network, addr string) (net.C
 // opaqueConn is a net.Conn without SyscallConn.
 type opaqueConn struct{ net.Conn }
 
-// New wraps an existing client. Close closes it.
-func New(c *redis.Client, o Options) *Store {
+// New wraps an existing client: a single node, a Sentinel failover or a Cluster client. Close
+// closes it.
+func New(c redis.UniversalClient, o Options) *Store {
 	o = o.withDefaults()
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
@@ -168,7 +188,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error { return s.c.Close() }
 
 // Client returns the underlying client, for health checks and tools.
-func (s *Store) Client() *redis.Client { return s.c }
+func (s *Store) Client() redis.UniversalClient { return s.c }
 
 // Options returns the effective options (defaults filled in).
 func (s *Store) Options() Options { return s.o }

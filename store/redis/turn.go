@@ -161,6 +161,13 @@ func (s *Store) begin(ctx context.Context, chatID, updateID int64, tok string) (
 		s.cacheHits.Add(1)
 		return Turn{State: known.state, Version: known.version, token: tok, lease: s.o.LockTTL}, nil
 	case beginDone:
+		if s.o.WaitReplicas > 0 {
+			// The done mark may be a commit the replicas never got (its Commit failed with
+			// ErrNotReplicated): a failover would lose it, so it is no duplicate until they have it.
+			if err := s.confirmDone(ctx, s.turnKeys(chatID, updateID)[1]); err != nil {
+				return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, err)
+			}
+		}
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, ErrDuplicate)
 	case beginInProgress:
 		return Turn{}, fmt.Errorf("begin chat %d update %d: %w", chatID, updateID, ErrInProgress)
@@ -196,8 +203,15 @@ func (s *Store) Commit(ctx context.Context, chatID, updateID int64, t Turn, stat
 	if state == nil {
 		mode = "d"
 	}
-	n, err := commitScript.Run(ctx, s.c, s.turnKeys(chatID, updateID),
-		t.token, strconv.FormatInt(t.Version, 10), mode, state, s.stateMS, s.dedupeMS).Int64()
+	keys := s.turnKeys(chatID, updateID)
+	args := []any{t.token, strconv.FormatInt(t.Version, 10), mode, state, s.stateMS, s.dedupeMS}
+	var n int64
+	var err error
+	if s.o.WaitReplicas > 0 {
+		n, err = s.commitWaited(ctx, keys, args)
+	} else {
+		n, err = commitScript.Run(ctx, s.c, keys, args...).Int64()
+	}
 	if err != nil || n != 0 {
 		s.cache.drop(chatID)
 	}
@@ -248,4 +262,57 @@ func (s *Store) State(ctx context.Context, chatID int64) ([]byte, int64, error) 
 		}
 	}
 	return st, ver, nil
+}
+
+// commitWaited runs commitScript and WAIT in one pipeline, so both go over one connection:
+// WAIT counts the replicas that have everything this connection wrote. A NOSCRIPT (a fresh
+// server after a failover) loads the script and tries once more.
+func (s *Store) commitWaited(ctx context.Context, keys []string, args []any) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := s.c.Pipeline()
+		ev := commitScript.EvalSha(ctx, pipe, keys, args...)
+		w := pipe.Do(ctx, "WAIT", s.o.WaitReplicas, s.o.WaitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := ev.Err(); err != nil {
+			if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if err := commitScript.Load(ctx, s.c).Err(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			return 0, err
+		}
+		n, err := ev.Int64()
+		if err != nil {
+			return 0, err
+		}
+		got, err := w.Int64()
+		if err != nil {
+			return 0, fmt.Errorf("wait for replicas: %w", err)
+		}
+		if n == 0 && got < int64(s.o.WaitReplicas) {
+			return 0, fmt.Errorf("%d of %d replicas in %v: %w", got, s.o.WaitReplicas, s.o.WaitTimeout, ErrNotReplicated)
+		}
+		return n, nil
+	}
+}
+
+// confirmDone waits until the replicas have everything up to the done mark at key: it writes
+// the mark's TTL again (a write moves this connection's replication offset to now) and WAITs
+// on the same connection. ErrNotReplicated if fewer than WaitReplicas confirm in time.
+func (s *Store) confirmDone(ctx context.Context, key string) error {
+	pipe := s.c.Pipeline()
+	pipe.PExpire(ctx, key, s.o.DedupeTTL)
+	w := pipe.Do(ctx, "WAIT", s.o.WaitReplicas, s.o.WaitTimeout.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("confirm done mark: %w", err)
+	}
+	got, err := w.Int64()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if got < int64(s.o.WaitReplicas) {
+		return fmt.Errorf("done mark: %d of %d replicas in %v: %w", got, s.o.WaitReplicas, s.o.WaitTimeout, ErrNotReplicated)
+	}
+	return nil
 }
