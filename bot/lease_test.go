@@ -33,7 +33,9 @@ func leasedTurn(t *testing.T, lease time.Duration) redisstore.Turn {
 // that could not be renewed for a whole lease ends it with the cause; the keeper's goroutine
 // stops once nothing is held.
 func TestLeaseKeeper(t *testing.T) {
-	const lease = 90 * time.Millisecond
+	// Long enough that a loaded machine's late wake-up (renewals are due every third of it)
+	// does not let a renewed lease lapse by itself (90 ms did once with five test runs at once).
+	const lease = 450 * time.Millisecond
 	tr := leasedTurn(t, lease)
 	for _, tc := range []struct {
 		name  string
