@@ -68,7 +68,7 @@ type soak struct {
 	reps    []*soakReplica
 	redis   *soakRedis
 	pg      *soakPostgres
-	db      *pgx.Conn
+	rdb     *redis.Client
 	keys    []keyPair
 	public  string
 	client  *http.Client
@@ -81,6 +81,7 @@ type soak struct {
 	kills, redisRestarts, pgRestarts atomic.Int64
 	binds, bindTries                 atomic.Int64
 	revokeOK, revokeRefused          atomic.Int64
+	revokeTries                      atomic.Int64
 	broadcasts                       []int64
 	events                           atomic.Int64
 	unacked                          atomic.Int64
@@ -147,6 +148,8 @@ func TestSoak(t *testing.T) {
 	t.Cleanup(s.tg.Close)
 
 	ctx := context.Background()
+	s.rdb = redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.redis.port), MaxRetries: -1})
+	t.Cleanup(func() { _ = s.rdb.Close() })
 	var lk [32]byte
 	_, _ = rand.Read(lk[:])
 	linkKeys := "1:" + base64.StdEncoding.EncodeToString(lk[:])
@@ -270,9 +273,20 @@ func (s *soak) send(ctx context.Context, chatID int64, lang, text string) bool {
 	return s.push(ctx, s.textUpdate(chatID, lang, text), chatID, "").acked
 }
 
-// buttons returns the callback and URL buttons of the chat's live message.
+// buttons returns the callback and URL buttons of the chat's live message: the one its dialog
+// state points at (a bound chat's newest message may be a broadcast or a notification), or the
+// newest one while Redis is down.
 func (s *soak) buttons(chatID int64) (int, []models.InlineKeyboardButton) {
 	id, _, markup, ok := s.tg.LastMessage(chatID)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	raw, err := s.rdb.HGet(ctx, "kz:{"+strconv.FormatInt(chatID, 10)+"}:d", "s").Result()
+	cancel()
+	var st flows.State
+	if err == nil && json.Unmarshal([]byte(raw), &st) == nil && st.MsgID != 0 {
+		if m, found := s.tg.MessageMarkup(chatID, st.MsgID); found {
+			id, markup, ok = st.MsgID, m, true
+		}
+	}
 	if !ok || markup == "" {
 		return id, nil
 	}
@@ -484,6 +498,7 @@ func (s *soak) bind(ctx context.Context, chatID int64, lang string, i int) bool 
 // revoke walks list → card → revoke → reason → confirm, opens the link twice (two tabs, two
 // replicas) and posts the signed revocation from both at once: at most one may take.
 func (s *soak) revoke(ctx context.Context, chatID int64, lang string, i int) bool {
+	s.revokeTries.Add(1)
 	if !s.send(ctx, chatID, lang, "/apps") || !s.press(ctx, chatID, lang, appRevocable) ||
 		!s.press(ctx, chatID, lang, s.tr(lang, "btn.revoke")) ||
 		!s.press(ctx, chatID, lang, flows.ReasonPresets[0].Text(flows.Lang(lang))) ||
@@ -697,6 +712,7 @@ type soakFigures struct {
 	Binds               int64   `json:"binds"`
 	BindAttempts        int64   `json:"bind_attempts"`
 	Revocations         int     `json:"revocations"`
+	RevokeAttempts      int64   `json:"revoke_attempts"`
 	RevokePostsOK       int64   `json:"revoke_posts_ok"`
 	RevokePostsRefused  int64   `json:"revoke_posts_refused"`
 	MaxRevokesPerRef    int     `json:"max_revocations_per_referral"`
@@ -715,7 +731,7 @@ func (s *soak) check(ctx context.Context, dur time.Duration) {
 	t := s.t
 	f := soakFigures{DurationS: dur.Round(time.Second).Seconds(), ReplicaKills: s.kills.Load(),
 		RedisRestarts: s.redisRestarts.Load(), PostgresRestarts: s.pgRestarts.Load(), Binds: s.binds.Load(),
-		BindAttempts: s.bindTries.Load(), RevokePostsOK: s.revokeOK.Load(), RevokePostsRefused: s.revokeRefused.Load(),
+		BindAttempts: s.bindTries.Load(), RevokePostsOK: s.revokeOK.Load(), RevokeAttempts: s.revokeTries.Load(), RevokePostsRefused: s.revokeRefused.Load(),
 		EventsImported: s.events.Load(), Unacknowledged: s.unacked.Load()}
 	calls := s.tg.Calls()
 	c, err := pgx.Connect(ctx, s.pg.url())
