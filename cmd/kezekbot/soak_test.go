@@ -313,13 +313,15 @@ func (s *soak) pressData(ctx context.Context, chatID int64, lang string, msgID i
 	return s.push(ctx, upd, chatID, cbID).acked
 }
 
-// press presses the live message's button whose label contains label; false when there is
-// none or the press was never acknowledged.
-func (s *soak) press(ctx context.Context, chatID int64, lang, label string) bool {
+// press presses the live message's button whose label contains one of labels; false when
+// there is none or the press was never acknowledged.
+func (s *soak) press(ctx context.Context, chatID int64, lang string, labels ...string) bool {
 	id, bs := s.buttons(chatID)
 	for _, b := range bs {
-		if strings.Contains(b.Text, label) && b.CallbackData != "" {
-			return s.pressData(ctx, chatID, lang, id, b.CallbackData)
+		for _, label := range labels {
+			if strings.Contains(b.Text, label) && b.CallbackData != "" {
+				return s.pressData(ctx, chatID, lang, id, b.CallbackData)
+			}
 		}
 	}
 	return false
@@ -393,10 +395,15 @@ func (s *soak) boundChat(ctx context.Context, i int) {
 	}
 	revokeAt := time.Now().Add(time.Duration(5+mrand.IntN(15)) * time.Second)
 	revoked := i != 0
-	avoid := []string{s.tr(lang, "btn.logout"), s.tr(lang, "btn.revoke"), s.tr(lang, "btn.confirm"), s.tr(lang, "btn.bind")}
+	var avoid []string
+	for _, l := range []string{"ru", "kk"} {
+		avoid = append(avoid, s.tr(l, "btn.logout"), s.tr(l, "btn.revoke"), s.tr(l, "btn.confirm"), s.tr(l, "btn.bind"))
+	}
 	for ctx.Err() == nil {
 		if !revoked && time.Now().After(revokeAt) {
-			revoked = s.revoke(ctx, chatID, lang, i)
+			if revoked = s.revoke(ctx, chatID, lang, i); !revoked {
+				pause(ctx, 300*time.Millisecond)
+			}
 			continue
 		}
 		s.send(ctx, chatID, lang, "/apps")
@@ -501,23 +508,49 @@ func (s *soak) bind(ctx context.Context, chatID int64, lang string, i int) bool 
 // revoke walks list → card → revoke → reason → confirm, opens the link twice (two tabs, two
 // replicas) and posts the signed revocation from both at once: at most one may take.
 func (s *soak) revoke(ctx context.Context, chatID int64, lang string, i int) bool {
-	s.revokeTries.Add(1)
-	if !s.send(ctx, chatID, lang, "/apps") || !s.press(ctx, chatID, lang, appRevocable) ||
-		!s.press(ctx, chatID, lang, s.tr(lang, "btn.revoke")) ||
-		!s.press(ctx, chatID, lang, flows.ReasonPresets[0].Text(flows.Lang(lang))) ||
-		!s.press(ctx, chatID, lang, s.tr(lang, "btn.confirm")) {
+	n := s.revokeTries.Add(1)
+	fail := func(step string) bool {
+		if n <= 3 || n%200 == 0 {
+			_, bs := s.buttons(chatID)
+			var labels []string
+			for _, b := range bs {
+				labels = append(labels, b.Text)
+			}
+			s.t.Logf("revocation attempt %d stopped at %s; live buttons %q", n, step, labels)
+		}
 		return s.revokedInDB(ctx)
 	}
-	link := s.linkOf(chatID, s.tr(lang, "btn.sign"))
+	// The walk may have switched the chat to Kazakh: a label in either language will do.
+	steps := []struct {
+		name   string
+		labels []string
+	}{
+		{"the application", []string{appRevocable}},
+		{"revoke", []string{s.tr("ru", "btn.revoke"), s.tr("kk", "btn.revoke")}},
+		{"the reason", []string{flows.ReasonPresets[0].Text(flows.Lang("ru")), flows.ReasonPresets[0].Text(flows.Lang("kk"))}},
+		{"confirm", []string{s.tr("ru", "btn.confirm"), s.tr("kk", "btn.confirm")}},
+	}
+	if !s.send(ctx, chatID, lang, "/apps") {
+		return fail("/apps")
+	}
+	for _, st := range steps {
+		if !s.press(ctx, chatID, lang, st.labels...) {
+			return fail(st.name)
+		}
+	}
+	link := s.linkOf(chatID, s.tr("ru", "btn.sign"))
 	if link == "" {
-		return s.revokedInDB(ctx)
+		link = s.linkOf(chatID, s.tr("kk", "btn.sign"))
+	}
+	if link == "" {
+		return fail("the link")
 	}
 	var tabs []*signer
 	var docs [][]byte
 	for range 2 {
 		b, doc, err := s.openPage(link)
 		if err != nil {
-			return s.revokedInDB(ctx)
+			return fail("the page: " + err.Error())
 		}
 		tabs, docs = append(tabs, b), append(docs, doc)
 	}
@@ -727,6 +760,7 @@ type soakFigures struct {
 	NotifyDuplicates    int     `json:"notification_duplicates"`
 	EventsImported      int64   `json:"events_imported"`
 	RepeatedCbAnswers   int     `json:"callback_answers_repeated"`
+	RepeatedReplies     int     `json:"replies_repeated"`
 	Panics              int     `json:"panics"`
 }
 
@@ -807,6 +841,35 @@ func (s *soak) check(ctx context.Context, dur time.Duration) {
 			f.LostAcknowledged++
 			if f.LostAcknowledged <= 5 {
 				t.Errorf("update %d (chat %d) was acknowledged but never answered", u.id, u.chat)
+			}
+		}
+	}
+
+	// Replies sent twice: within one update's window (from its first push to the next update
+	// of its chat), the same message sent again. Only a redelivery after a crash mid-turn can
+	// do that (at least once: the turn ran, its commit did not); counted, not failed.
+	byChat := map[int64][]*soakUpdate{}
+	for _, u := range updates {
+		byChat[u.chat] = append(byChat[u.chat], u)
+	}
+	for _, us := range byChat {
+		for k, u := range us {
+			if u.attempts < 2 {
+				continue
+			}
+			end := len(calls)
+			if k+1 < len(us) {
+				end = us[k+1].seq
+			}
+			seen := map[string]bool{}
+			for _, call := range calls[min(u.seq, end):end] {
+				if call.Method != "sendMessage" || call.Failed() || call.ChatID() != u.chat || engineSent(call) {
+					continue
+				}
+				if seen[call.Params["text"]] {
+					f.RepeatedReplies++
+				}
+				seen[call.Params["text"]] = true
 			}
 		}
 	}
@@ -948,7 +1011,7 @@ func (s *soak) check(ctx context.Context, dur time.Duration) {
 	fmt.Printf("SOAK %s\n", line)
 	fmt.Printf("soak: %.0fs of traffic, two replicas, own Redis and PostgreSQL\n", f.DurationS)
 	fmt.Printf("  %-34s %d sent, %d acknowledged, %d redelivered (%d pushes), %d never acknowledged\n", "updates", f.Updates, f.Acknowledged, f.Redelivered, f.Pushes, f.Unacknowledged)
-	fmt.Printf("  %-34s %d lost, %d stale states, %d callback answers repeated on redelivery\n", "acknowledged updates", f.LostAcknowledged, f.StaleStates, f.RepeatedCbAnswers)
+	fmt.Printf("  %-34s %d lost, %d stale states, %d callback answers repeated on redelivery, %d replies sent twice\n", "acknowledged updates", f.LostAcknowledged, f.StaleStates, f.RepeatedCbAnswers, f.RepeatedReplies)
 	fmt.Printf("  %-34s %d replica kills, %d Redis restarts, %d PostgreSQL restarts\n", "faults", f.ReplicaKills, f.RedisRestarts, f.PostgresRestarts)
 	fmt.Printf("  %-34s %d binds in %d attempts; %d revocation(s) in %d attempts, max %d per referral (%d posts ok, %d refused)\n", "signatures", f.Binds, f.BindAttempts, f.Revocations, f.RevokeAttempts, f.MaxRevokesPerRef, f.RevokePostsOK, f.RevokePostsRefused)
 	fmt.Printf("  %-34s %d broadcasts, %d deliveries, %d duplicates (bound %d)\n", "broadcasts", f.Broadcasts, f.BroadcastDeliveries, f.BroadcastDuplicates, f.DuplicateBound)
