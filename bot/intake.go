@@ -12,6 +12,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/flows"
 	redisstore "github.com/kezekbot/kezekbot/store/redis"
 )
@@ -24,7 +25,7 @@ type Stepper interface {
 // Renderer turns screens and catalog keys into text: bot/render, through RenderAdapter.
 type Renderer interface {
 	Screen(flows.Screen) Message
-	Text(lang flows.Lang, key string, args map[string]any) string
+	Text(lang kezekbot.Lang, key string, args map[string]any) string
 }
 
 // TurnStore keeps dialog state with a per-chat lock and update_id dedupe: *redisstore.Store.
@@ -439,7 +440,7 @@ func (in *Intake) begin(ctx context.Context, chatID, updateID int64) (redisstore
 // only) or a command (the dialog, with no state). Nothing is stored but the update's dedupe mark.
 func (in *Intake) groupTurn(ctx context.Context, h *handling, t redisstore.Turn) error {
 	if h.notice {
-		m := in.o.Render.Screen(flows.Screen{Kind: flows.ScreenGroup, Lang: flows.LangFromTelegram(h.route.lang)})
+		m := in.o.Render.Screen(flows.Screen{Kind: flows.ScreenGroup, Lang: kezekbot.LangFromTelegram(h.route.lang)})
 		if _, err := in.o.Send.SendMessage(ctx, h.chatID, m); err != nil {
 			in.log.Warn("group notice", "chat_id", h.chatID, "err", err)
 		}

@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kezekbot/kezekbot"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/flows/staff"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/broadcast"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
 	"github.com/kezekbot/kezekbot/store/postgres"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
 	redisstore "github.com/kezekbot/kezekbot/store/redis"

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/bot/telegramtest"
 	"github.com/kezekbot/kezekbot/broadcast"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
 	"github.com/kezekbot/kezekbot/store/postgres"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/flows/staff"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )

@@ -14,21 +14,17 @@ import (
 	"github.com/kezekbot/kezekbot"
 )
 
-// Lang is a parent's language.
-type Lang string
+// Lang is kezekbot.Lang, named here too for the dialog's many users of flows.Lang.
+type Lang = kezekbot.Lang
 
+// The languages (kezekbot.Kazakh, kezekbot.Russian).
 const (
-	Kazakh  Lang = "kk"
-	Russian Lang = "ru"
+	Kazakh  = kezekbot.Kazakh
+	Russian = kezekbot.Russian
 )
 
-// LangFromTelegram picks the default language from a Telegram language_code.
-func LangFromTelegram(code string) Lang {
-	if len(code) >= 2 && code[:2] == "kk" {
-		return Kazakh
-	}
-	return Russian
-}
+// LangFromTelegram is kezekbot.LangFromTelegram.
+func LangFromTelegram(code string) Lang { return kezekbot.LangFromTelegram(code) }
 
 // StateName names a dialog state.
 type StateName string

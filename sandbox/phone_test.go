@@ -18,7 +18,7 @@ import (
 // are hidden (a `.chats li small` rule outranked the media query's `.chats small`) and every
 // name is shown whole (a 110 px column cut them to a few letters). On a desktop the notes show.
 func TestPhoneLayout(t *testing.T) {
-	chromium := testenv.Chromium(t)
+	testenv.Chromium(t) // first: without Chromium, skip (fail in CI) before any setup
 	api := telegramtest.New()
 	defer api.Close()
 	personas := []sandbox.Persona{
@@ -39,25 +39,7 @@ func TestPhoneLayout(t *testing.T) {
 		{"desktop", 1100, 800, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
-				chromedp.ExecPath(chromium),
-				chromedp.Headless,
-				chromedp.NoSandbox,
-				chromedp.DisableGPU,
-				chromedp.NoFirstRun,
-				chromedp.Flag("disable-background-networking", true),
-				chromedp.Flag("disable-component-update", true),
-				chromedp.Flag("disable-sync", true),
-				chromedp.Flag("no-default-browser-check", true),
-				chromedp.UserDataDir(t.TempDir()),
-				chromedp.WindowSize(tc.w, tc.h),
-			)
-			defer cancelAlloc()
-			bctx, cancelBrowser := chromedp.NewContext(actx)
-			defer cancelBrowser()
-			if err := chromedp.Do(bctx); err != nil {
-				t.Fatalf("start %s: %v", chromium, err)
-			}
+			bctx := testenv.Browser(t, tc.w, tc.h)
 			ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 			defer cancel()
 			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#personas li"))); err != nil {

@@ -18,7 +18,7 @@ targets=(
 )
 if [ -n "${FUZZ_ALL:-}" ]; then
   targets+=("./bot FuzzWebhook" "./signer-link FuzzClientAddr" "./signer-link FuzzParseRate"
-    "./broadcast FuzzParseBroadcastRequest" "./broadcast FuzzParseEvents" "./flows FuzzParseCallback")
+    "./broadcast FuzzParseBroadcastRequest" "./broadcast FuzzParseEvents" "./flows FuzzParseCallback" "./retention FuzzParsePeriod")
 fi
 start=$SECONDS
 for t in "${targets[@]}"; do

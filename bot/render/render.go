@@ -91,7 +91,7 @@ func New(cat *i18n.Catalog) *Renderer {
 }
 
 // Text returns a catalog text for a callback answer: plain text, at most 200 characters.
-func (r *Renderer) Text(lang flows.Lang, key string, args map[string]any) string {
+func (r *Renderer) Text(lang kezekbot.Lang, key string, args map[string]any) string {
 	l := langOf(lang)
 	return clip(r.cat.T(l, key, r.args(l, args)), MaxAnswerLen)
 }
@@ -156,8 +156,8 @@ func rawMessage(raw *flows.RawScreen) Message {
 	return m
 }
 
-func langOf(l flows.Lang) string {
-	if l == flows.Kazakh {
+func langOf(l kezekbot.Lang) string {
+	if l == kezekbot.Kazakh {
 		return "kk"
 	}
 	return "ru"

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/kezekbot/kezekbot"
 	"github.com/kezekbot/kezekbot/city"
+	"github.com/kezekbot/kezekbot/internal/outage"
 	"github.com/kezekbot/kezekbot/metrics"
 )
 
@@ -63,9 +63,9 @@ type Puller struct {
 	feed  Feed
 	cfg   PullConfig
 
-	// Outage state, so that an outage is logged once when it starts and once when it ends.
-	failures  int
-	downSince time.Time
+	// health logs an outage once when it starts, a reminder a minute, once when it ends, and
+	// gives the backoff.
+	health *outage.Tracker
 }
 
 // NewPuller returns a puller of feed into store.
@@ -91,7 +91,8 @@ func NewPuller(store PageStore, feed Feed, cfg PullConfig) *Puller {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
 	}
-	return &Puller{store: store, feed: feed, cfg: cfg}
+	health := outage.New("city feed", cfg.Log, outage.Options{Min: cfg.MinBackoff, Max: cfg.MaxBackoff})
+	return &Puller{store: store, feed: feed, cfg: cfg, health: health}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -177,45 +178,20 @@ func (p *Puller) step(ctx context.Context, cursor string) (int, string, error) {
 	return len(page.Changes), next, nil
 }
 
-// fail records a failed attempt, logs the outage when it starts, and waits the backoff. It
-// returns ctx's error when ctx ended while waiting.
+// fail records a failed attempt and waits the backoff, at least the city's Retry-After. It
+// returns ctx's error when ctx ended while waiting. Client and store errors name endpoints,
+// codes and fields, never personal values, so the outage log may carry them.
 func (p *Puller) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	p.cfg.Metrics.Batch(metrics.FeedPull, metrics.ResultError)
-	p.failures++
-	if p.failures == 1 {
-		p.downSince = time.Now()
-		// Client and store errors name endpoints, codes and fields, never personal values.
-		p.cfg.Log.Warn("city feed: pulling changes failed; retrying with backoff until it works", "err", err)
-	} else {
-		p.cfg.Log.Debug("city feed: still failing", "attempt", p.failures, "err", err)
-	}
-	return p.cfg.Sleep(ctx, p.backoff(err))
-}
-
-func (p *Puller) ok() {
-	if p.failures > 0 {
-		p.cfg.Log.Info("city feed: pulling works again", "failed_attempts", p.failures,
-			"down_for", time.Since(p.downSince).Round(time.Second))
-	}
-	p.failures = 0
-}
-
-// backoff is the wait after the p.failures-th failure in a row: MinBackoff doubled per
-// failure up to MaxBackoff, then "equal jitter" (half fixed, half random) so replicas that
-// failed together do not retry together; never less than the city's Retry-After.
-func (p *Puller) backoff(err error) time.Duration {
-	d := p.cfg.MinBackoff
-	for i := 1; i < p.failures && d < p.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.cfg.MaxBackoff)
-	d = d/2 + rand.N(d/2+1)
+	d := p.health.Fail(err)
 	var u *city.Unavailable
 	if errors.As(err, &u) && u.RetryAfter > d {
 		d = min(u.RetryAfter, maxRetryAfter)
 	}
-	return d
+	return p.cfg.Sleep(ctx, d)
 }
+
+func (p *Puller) ok() { p.health.OK() }

@@ -116,10 +116,10 @@ func TestPullerTwoReplicas(t *testing.T) {
 	l := logs.String()
 	// Three failures in all, shared by two replicas: each outage a replica sees is logged once
 	// (a replica may see two short ones), never once per attempt.
-	if n := strings.Count(l, "pulling changes failed"); n < 1 || n > 3 {
+	if n := strings.Count(l, "dependency down"); n < 1 || n > 3 {
 		t.Fatalf("outage logged %d times:\n%s", n, l)
 	}
-	if strings.Count(l, "works again") != strings.Count(l, "pulling changes failed") {
+	if strings.Count(l, "dependency back") != strings.Count(l, "dependency down") {
 		t.Fatalf("recovery not logged once per outage:\n%s", l)
 	}
 }
@@ -179,34 +179,6 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-type countingPruner struct {
-	calls  atomic.Int64
-	cutoff atomic.Int64
-}
-
-func (p *countingPruner) PruneChanges(_ context.Context, cutoff time.Time) (int64, error) {
-	p.calls.Add(1)
-	p.cutoff.Store(cutoff.Unix())
-	return 0, nil
-}
-
-func TestRunPruner(t *testing.T) {
-	p := &countingPruner{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- citysync.RunPruner(ctx, p, 0, nil) }()
-	for p.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if age := time.Since(time.Unix(p.cutoff.Load(), 0)); age < citysync.DefaultKeep-time.Minute || age > citysync.DefaultKeep+time.Minute {
-		t.Fatalf("cutoff %v ago, want %v", age, citysync.DefaultKeep)
-	}
-}
-
 // One replica, a long outage: one warning when it starts, one line when it ends.
 func TestPullerLogsOutageOnce(t *testing.T) {
 	feed := &fakeFeed{changes: feedOf(10), fail: 20}
@@ -232,7 +204,7 @@ func TestPullerLogsOutageOnce(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if w, b := strings.Count(logs.String(), "pulling changes failed"), strings.Count(logs.String(), "works again"); w != 1 || b != 1 {
+	if w, b := strings.Count(logs.String(), "dependency down"), strings.Count(logs.String(), "dependency back"); w != 1 || b != 1 {
 		t.Fatalf("%d outage and %d recovery lines after 20 failures:\n%s", w, b, logs.String())
 	}
 }

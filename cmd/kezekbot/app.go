@@ -97,6 +97,11 @@ func newApp(ctx context.Context, o appOptions) (_ *app, err error) {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
 	}
+	if every := cfg.retention.PurgeEvery; every > 0 {
+		// Every replica runs it; the lease in PostgreSQL lets one purge per interval.
+		p := cfg.purger(a.db, a)
+		a.background = append(a.background, func(ctx context.Context) error { return p.Run(ctx, every) })
+	}
 	if a.rdb, err = redisstore.Open(ctx, string(cfg.RedisURL), redisstore.Options{StateTTL: cfg.StateTTL, Prefix: o.redisPrefix}); err != nil {
 		return nil, fmt.Errorf("open Redis: %w", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/kezekbot/kezekbot"
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/broadcast"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
 

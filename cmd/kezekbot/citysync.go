@@ -19,9 +19,8 @@ import (
 //	}
 //	puller := cfg.cityPuller(db, client, log, feed) // client: *city.Client
 //	background = append(background, puller.Run)    // stops on ctx cancel, returns nil
-//	background = append(background, func(ctx context.Context) error {
-//		return citysync.RunPruner(ctx, db, 0, log) // forgets change ids after 30 days
-//	})
+//
+// Applied change ids are forgotten by the purge (KEZEKBOT_RETAIN_CHANGES; purge.go).
 //
 // Push and pull may both run; change ids make a change delivered both ways count once.
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -64,9 +63,7 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 			return nil, err
 		}
 	}
-	a.background = append(a.background, func(ctx context.Context) error {
-		return citysync.RunPruner(ctx, a.db, 0, feedLog) // forgets applied change ids after 30 days
-	})
+	// Applied change ids are forgotten by the purge (KEZEKBOT_RETAIN_CHANGES, purge.go).
 	a.background = append(a.background, p.deliverer.Run, p.record.RunRefresher)
 	if p.puller != nil {
 		a.background = append(a.background, p.puller.Run)

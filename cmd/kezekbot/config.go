@@ -57,7 +57,8 @@ type Config struct {
 	EGovBIN        string
 	EGovAuthType   string
 	EGovLauncher   string
-	security       securityConfig // config_security.go
+	security       securityConfig  // config_security.go
+	retention      retentionConfig // config_retention.go
 
 	// The city's change feed into the mirror (KEZEKBOT_QUEUE=city; cmd/kezekbot/citysync.go).
 	CityPushSecrets  secret // empty: the push endpoint is off

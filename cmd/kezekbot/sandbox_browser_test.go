@@ -27,7 +27,7 @@ import (
 // sandbox's ЭЦП, open the application with the fresh referral, revoke it with a preset reason
 // and sign, and see the result in the chat. The screenshot is left in the test's temp dir.
 func TestSandboxBrowser(t *testing.T) {
-	chromium := testenv.Chromium(t)
+	testenv.Chromium(t) // first: without Chromium, skip (fail in CI) before any setup
 	cat, err := i18n.New()
 	if err != nil {
 		t.Fatal(err)
@@ -76,26 +76,7 @@ func TestSandboxBrowser(t *testing.T) {
 		t.Fatalf("sandbox did not start within %v", e2eWait)
 	}
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first Run starts the browser and must not carry a timeout (it would end the browser).
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	bctx := testenv.Browser(t, 1100, 900)
 	chatTab, cancelT := context.WithTimeout(bctx, 90*time.Second)
 	defer cancelT()
 

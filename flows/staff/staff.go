@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kezekbot/kezekbot"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 )
 
 // StateName names a dialog state.

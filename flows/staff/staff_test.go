@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kezekbot/kezekbot"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 )
 
 // run feeds events in order; presses take the revision of the screen shown last.

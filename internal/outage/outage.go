@@ -61,7 +61,8 @@ func New(loop string, log *slog.Logger, o Options) *Tracker {
 }
 
 // Fail records a failed try and returns how long to wait before the next one: Min doubled per
-// failure in a row up to Max, with ±25% jitter so that replicas do not retry in step.
+// failure in a row up to Max, then "equal jitter" (half fixed, half random, so between half of
+// it and all of it) so that replicas that failed together do not retry in step.
 func (t *Tracker) Fail(err error) time.Duration {
 	t.mu.Lock()
 	now := t.now()
@@ -83,7 +84,7 @@ func (t *Tracker) Fail(err error) time.Duration {
 	if changed && t.onChange != nil {
 		t.onChange(t.loop, true)
 	}
-	return time.Duration(float64(wait) * (0.75 + rand.Float64()/2))
+	return wait/2 + rand.N(wait/2+1)
 }
 
 // OK records a successful try; after an outage it logs once that the dependency is back.

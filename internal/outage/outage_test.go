@@ -26,13 +26,13 @@ func TestQuietOutage(t *testing.T) {
 	var last time.Duration
 	for i := range 10 * 60 * 4 {
 		w := tr.Fail(errors.New("connection refused"))
-		if w < 187*time.Millisecond || w > 37500*time.Millisecond {
-			t.Fatalf("try %d: wait %v outside [Min·0.75, Max·1.25]", i, w)
+		if w < 125*time.Millisecond || w > 30*time.Second {
+			t.Fatalf("try %d: wait %v outside [Min/2, Max]", i, w)
 		}
 		last = w
 		now = now.Add(250 * time.Millisecond)
 	}
-	if last < 22500*time.Millisecond {
+	if last < 15*time.Second {
 		t.Errorf("after 2400 failures the wait is %v, want near the 30s cap", last)
 	}
 	if !tr.Down() {

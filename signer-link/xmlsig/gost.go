@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/kezekbot/kezekbot/signer-link/gost"
@@ -206,82 +205,21 @@ func canonicalizer(alg string) dsig.Canonicalizer {
 	return dsig.MakeC14N10RecCanonicalizer()
 }
 
-// verifyGOSTSignature checks a GOST 34.10-2015 512 signature the way goxmldsig checks an RSA
-// one, with the same canonicalizers: SignedInfo canonicalized in place (so it keeps the
-// inherited xmlns:ds) → Streebog-512 → the GOST equation with the leaf's key; then the
-// reference: the document without its own ds:Signature, canonicalized by the transform →
-// Streebog-512 = DigestValue. Like goxmldsig it returns the element re-parsed from the
-// digested bytes, and that element's C14N 1.0 (with comments) form.
-func verifyGOSTSignature(root, sigEl *etree.Element, sh *shape, key *gost.PublicKey) (*etree.Element, []byte, *Error) {
-	si, err := canonicalizer(sh.siC14N).Canonicalize(sh.signedInfo)
-	if err != nil {
-		return nil, nil, newError(ReasonMalformed, "canonicalize SignedInfo: %v", err)
+// gost2015 is GOST 34.10-2015 512 over Streebog-512 with the leaf's key, in Kalkan's byte
+// order (gost.VerifyHash).
+func gost2015(key *gost.PublicKey) sigAlgorithm {
+	return sigAlgorithm{
+		digestMethod: algGOST2015_512Digest,
+		digest:       func(b []byte) []byte { d := streebog.Sum512(b); return d[:] },
+		verify: func(h []byte, b64 string) *Error {
+			sig, err := decodeBase64(b64)
+			if err != nil || len(sig) != gost.SignatureSize {
+				return newError(ReasonSignatureInvalid, "signature: a GOST 34.10-2015 512 SignatureValue is %d bytes, got %d", gost.SignatureSize, len(sig))
+			}
+			if !gost.VerifyHash(key, h, sig) {
+				return newError(ReasonSignatureInvalid, "signature: the GOST signature over SignedInfo does not verify")
+			}
+			return nil
+		},
 	}
-	sig, err := decodeBase64(sh.signatureText)
-	if err != nil || len(sig) != gost.SignatureSize {
-		return nil, nil, newError(ReasonSignatureInvalid, "signature: a GOST 34.10-2015 512 SignatureValue is %d bytes, got %d", gost.SignatureSize, len(sig))
-	}
-	h := streebog.Sum512(si)
-	if !gost.VerifyHash(key, h[:], sig) {
-		return nil, nil, newError(ReasonSignatureInvalid, "signature: the GOST signature over SignedInfo does not verify")
-	}
-	// Like goxmldsig, take the reference from the signed bytes, not from the parsed tree: the
-	// digest compared below must be the one the signature covers.
-	if xerr := signedDigestMatches(si, sh.digest); xerr != nil {
-		return nil, nil, xerr
-	}
-	idx := sigEl.Index()
-	doc := root.Copy()
-	if idx < 0 || idx >= len(doc.Child) {
-		return nil, nil, newError(ReasonMalformed, "ds:Signature not found under the root")
-	}
-	doc.RemoveChildAt(idx)
-	ref, err := canonicalizer(sh.refC14N).Canonicalize(doc)
-	if err != nil {
-		return nil, nil, newError(ReasonMalformed, "canonicalize the signed document: %v", err)
-	}
-	if d := streebog.Sum512(ref); !bytes.Equal(d[:], sh.digest) {
-		return nil, nil, newError(ReasonSignatureInvalid, "signature: digest mismatch: the document was changed after signing")
-	}
-	signed, xerr := parseDocument(ref)
-	if xerr != nil {
-		return nil, nil, xerr
-	}
-	canonical, err := dsig.MakeC14N10WithCommentsCanonicalizer().Canonicalize(signed)
-	if err != nil {
-		return nil, nil, newError(ReasonSignatureInvalid, "canonicalize signed element: %v", err)
-	}
-	return signed, canonical, nil
-}
-
-// signedDigestMatches re-parses the canonical SignedInfo that was verified and checks that its
-// one Reference carries the GOST digest method and the digest the structure check read.
-func signedDigestMatches(canonicalSI, digest []byte) *Error {
-	d := etree.NewDocument()
-	if err := d.ReadFromBytes(canonicalSI); err != nil || d.Root() == nil {
-		return newError(ReasonSignatureInvalid, "signature: signed SignedInfo does not parse")
-	}
-	var refs []*etree.Element
-	for _, el := range d.Root().ChildElements() {
-		if isDS(el, dsig.ReferenceTag) {
-			refs = append(refs, el)
-		}
-	}
-	if len(refs) != 1 {
-		return newError(ReasonSignatureInvalid, "signature: signed SignedInfo has %d references", len(refs))
-	}
-	var method string
-	var value []byte
-	for _, el := range refs[0].ChildElements() {
-		switch {
-		case isDS(el, dsig.DigestMethodTag):
-			method = el.SelectAttrValue(dsig.AlgorithmAttr, "")
-		case isDS(el, dsig.DigestValueTag):
-			value, _ = decodeBase64(el.Text())
-		}
-	}
-	if method != algGOST2015_512Digest || !bytes.Equal(value, digest) {
-		return newError(ReasonSignatureInvalid, "signature: the signed reference differs from the one checked")
-	}
-	return nil
 }

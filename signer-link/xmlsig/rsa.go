@@ -11,33 +11,32 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
-// verifyRSASignature checks an rsa-sha256 signature on the tree Verify parsed and checked
-// (checkSignatureShape), the way goxmldsig's ValidationContext.Validate does and with its
-// canonicalizers, but without its second parse: Validate re-serializes the document's
-// ds:Signature and decodes it again through encoding/xml into its own structs, which was about
-// half of a verification's CPU. The steps are those of verifyGOSTSignature: SignedInfo
-// canonicalized in place → SHA-256 → RSA PKCS #1 v1.5 with the leaf's key; the reference taken
-// from the signed SignedInfo bytes; the document without its ds:Signature canonicalized by the
-// transform → SHA-256 = DigestValue; the signed element re-parsed from the digested bytes and
-// its C14N 1.0 (with comments) form.
-func verifyRSASignature(root, sigEl *etree.Element, sh *shape, leaf *x509.Certificate) (*etree.Element, []byte, *Error) {
-	key, ok := leaf.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return nil, nil, newError(ReasonAlgorithm, "signer key is not RSA")
-	}
+// sigAlgorithm is what differs between the signature algorithms: the digest of canonical
+// bytes with its method URI, and the check of SignatureValue (base64, as in the document)
+// against the digest of the canonical SignedInfo.
+type sigAlgorithm struct {
+	digestMethod string
+	digest       func([]byte) []byte
+	verify       func(siDigest []byte, signatureB64 string) *Error
+}
+
+// verifySigned checks a signature on the tree Verify parsed and checked (checkSignatureShape),
+// the way goxmldsig's ValidationContext.Validate does and with its canonicalizers, but without
+// its second parse (Validate re-serializes ds:Signature and decodes it again through
+// encoding/xml, about half of a verification's CPU), for RSA and GOST alike: SignedInfo
+// canonicalized in place (so it keeps the inherited xmlns:ds) → digest → the signature with the
+// leaf's key; the reference taken from the signed SignedInfo bytes, not the tree around it; the
+// document without its ds:Signature canonicalized by the transform → digest = DigestValue; the
+// signed element re-parsed from the digested bytes and its C14N 1.0 (with comments) form.
+func verifySigned(root, sigEl *etree.Element, sh *shape, alg sigAlgorithm) (*etree.Element, []byte, *Error) {
 	si, err := canonicalizer(sh.siC14N).Canonicalize(sh.signedInfo)
 	if err != nil {
 		return nil, nil, newError(ReasonMalformed, "canonicalize SignedInfo: %v", err)
 	}
-	sig, err := decodeBase64(sh.signatureText)
-	if err != nil {
-		return nil, nil, newError(ReasonMalformed, "ds:SignatureValue is not base64")
+	if xerr := alg.verify(alg.digest(si), sh.signatureText); xerr != nil {
+		return nil, nil, xerr
 	}
-	h := sha256.Sum256(si)
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, h[:], sig); err != nil {
-		return nil, nil, newError(ReasonSignatureInvalid, "signature: %v", err)
-	}
-	if xerr := signedReferenceMatches(si, algSHA256, sh.digest); xerr != nil {
+	if xerr := signedReferenceMatches(si, alg.digestMethod, sh.digest); xerr != nil {
 		return nil, nil, xerr
 	}
 	idx := sigEl.Index()
@@ -53,7 +52,7 @@ func verifyRSASignature(root, sigEl *etree.Element, sh *shape, leaf *x509.Certif
 	if err != nil {
 		return nil, nil, newError(ReasonMalformed, "canonicalize the signed document: %v", err)
 	}
-	if d := sha256.Sum256(ref); !bytes.Equal(d[:], sh.digest) {
+	if !bytes.Equal(alg.digest(ref), sh.digest) {
 		return nil, nil, newError(ReasonSignatureInvalid, "signature: digest mismatch: the document was changed after signing")
 	}
 	signed, xerr := parseDocument(ref)
@@ -65,6 +64,28 @@ func verifyRSASignature(root, sigEl *etree.Element, sh *shape, leaf *x509.Certif
 		return nil, nil, newError(ReasonSignatureInvalid, "canonicalize signed element: %v", err)
 	}
 	return signed, canonical, nil
+}
+
+// rsaSHA256 is rsa-sha256 (PKCS #1 v1.5) with the leaf's RSA key.
+func rsaSHA256(leaf *x509.Certificate) (sigAlgorithm, *Error) {
+	key, ok := leaf.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return sigAlgorithm{}, newError(ReasonAlgorithm, "signer key is not RSA")
+	}
+	return sigAlgorithm{
+		digestMethod: algSHA256,
+		digest:       func(b []byte) []byte { d := sha256.Sum256(b); return d[:] },
+		verify: func(h []byte, b64 string) *Error {
+			sig, err := decodeBase64(b64)
+			if err != nil {
+				return newError(ReasonMalformed, "ds:SignatureValue is not base64")
+			}
+			if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, h, sig); err != nil {
+				return newError(ReasonSignatureInvalid, "signature: %v", err)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // signedReferenceMatches re-parses the canonical SignedInfo that was verified and checks that

@@ -359,7 +359,7 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 		return nil, fmt.Errorf("xmlsig verify: %w", err)
 	}
 	if sh.alg == AlgorithmGOST2015_512 {
-		signed, canonical, xerr := verifyGOSTSignature(root, sigEl, sh, leafKey)
+		signed, canonical, xerr := verifySigned(root, sigEl, sh, gost2015(leafKey))
 		if xerr != nil {
 			return fail(xerr)
 		}
@@ -372,7 +372,11 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte, p Policy) (*Result, e
 			Canonical:     canonical,
 		}, nil
 	}
-	signed, canonical, xerr := verifyRSASignature(root, sigEl, sh, leaf)
+	rsaAlg, xerr := rsaSHA256(leaf)
+	if xerr != nil {
+		return fail(xerr)
+	}
+	signed, canonical, xerr := verifySigned(root, sigEl, sh, rsaAlg)
 	if xerr != nil {
 		return fail(xerr)
 	}

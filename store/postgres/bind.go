@@ -115,11 +115,15 @@ func checkEvidence(ev kezekbot.Evidence) error {
 // insertAudit records an action done on a signature. The nonce is unique across the log, so a
 // signed document already used fails here with a unique violation (ECONFLICT).
 func insertAudit(ctx context.Context, tx pgx.Tx, at time.Time, chatID int64, action kezekbot.Action, object string, ev kezekbot.Evidence) error {
+	var alg *string
+	if ev.Algorithm != "" {
+		alg = &ev.Algorithm
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, chat_id, action, object, iin_masked, evidence_xml,
-			cert_subject, cert_serial, cert_issuer, cert_not_before, cert_not_after, verified_at, nonce)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			cert_subject, cert_serial, cert_issuer, cert_not_before, cert_not_after, verified_at, nonce, algorithm)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		at, chatID, string(action), object, maskIIN(ev.IIN.Digits()), ev.SignedXML,
-		ev.Subject, ev.Serial, ev.Issuer, nullTime(ev.NotBefore), nullTime(ev.NotAfter), nullTime(ev.VerifiedAt), ev.Nonce)
+		ev.Subject, ev.Serial, ev.Issuer, nullTime(ev.NotBefore), nullTime(ev.NotAfter), nullTime(ev.VerifiedAt), ev.Nonce, alg)
 	if err != nil {
 		return fmt.Errorf("write audit: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kezekbot/kezekbot"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 )
 
 // Broadcast states.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kezekbot/kezekbot"
-	"github.com/kezekbot/kezekbot/broadcast/audience"
+	"github.com/kezekbot/kezekbot/audience"
 	"github.com/kezekbot/kezekbot/store/postgres"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
 )

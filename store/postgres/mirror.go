@@ -811,16 +811,6 @@ func upsertPeople(ctx context.Context, tx pgx.Tx, q peopleSQL, iins []string, wa
 	return ids, err
 }
 
-// PruneChanges forgets the ids of changes applied before cutoff and returns how many. It is
-// safe at any age the city no longer redelivers (see 00013_city_mirror.sql); a month is plenty.
-func (db *DB) PruneChanges(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM city_changes WHERE applied_at < $1`, cutoff)
-	if err != nil {
-		return 0, fmt.Errorf("prune change ids: %w", dbError(err, "change ids"))
-	}
-	return tag.RowsAffected(), nil
-}
-
 // LastChangeAt is what the change-feed lag metric reads: when the newest change was applied (zero
 // when none was).
 func (db *DB) LastChangeAt(ctx context.Context) (time.Time, error) {
