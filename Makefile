@@ -4,7 +4,7 @@
 export GOTOOLCHAIN := go1.27.3
 GO ?= go
 
-.PHONY: run test build vet fmt bench bench-go bench-harness services testtools check fuzz security
+.PHONY: run test build vet fmt bench bench-go bench-harness services testtools check fuzz security soak
 
 ## run: start PostgreSQL/Redis if needed, then the sandbox (fake Telegram + demo data) on http://127.0.0.1:8080/
 run: services
@@ -47,3 +47,10 @@ fuzz:
 ## security: print the security figures (fuzzed updates, tampered XML, rate limit under a flood) (scripts/security.sh)
 security:
 	@bash scripts/security.sh
+
+## soak: the chaos soak for SOAK_DURATION (default 3m): two real webhook replicas on a Redis and a
+## PostgreSQL of its own (never the shared 6379/5432), replicas SIGKILLed, Redis and PostgreSQL
+## restarted at random; prints one JSON line (SOAK {...}) and a table (cmd/kezekbot/soak_test.go)
+SOAK_DURATION ?= 3m
+soak: services
+	KEZEKBOT_SOAK=1 KEZEKBOT_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 30m ./cmd/kezekbot/
