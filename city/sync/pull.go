@@ -127,7 +127,9 @@ func (p *Puller) Run(ctx context.Context) error {
 			return nil
 		case err != nil && kezekbot.ErrorCode(err) == kezekbot.ECONFLICT:
 			// Another replica applied this page (or the store serialised us behind it): read
-			// the cursor again and go on at once.
+			// the cursor again and go on at once. The city and the store both answered, so an
+			// outage this replica saw is over, even if it keeps losing the race to the other.
+			p.ok()
 			known = false
 			continue
 		case err != nil:
