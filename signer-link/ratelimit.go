@@ -171,7 +171,7 @@ func (l *SignLimiter) Allow(ctx context.Context, r *http.Request, link string) (
 		scope, key string
 		rate       Rate
 	}{
-		{"client", "sign:client:" + clientKey(ClientAddr(r, l.limits.TrustedProxies)), l.limits.Client},
+		{"client", "sign:client:" + ClientKey(ClientAddr(r, l.limits.TrustedProxies)), l.limits.Client},
 		{"link", "sign:link:" + linkKey(link), l.limits.Link},
 		{"global", "sign:global", l.limits.Global},
 	}
@@ -235,9 +235,9 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// clientKey names a client's bucket: an IPv4 address, or an IPv6 /64 (one subscriber gets a
+// ClientKey names a client's bucket: an IPv4 address, or an IPv6 /64 (one subscriber gets a
 // whole /64, so per-address limits would be no limits).
-func clientKey(a netip.Addr) string {
+func ClientKey(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unknown"
 	}

@@ -252,7 +252,7 @@ func (a *app) routes(extra func(*http.ServeMux)) {
 	a.mux.Handle("GET /metrics", a.metrics.Handler())
 	a.mux.Handle("/s/", a.signer.Handler())
 	if a.cfg.AdminToken != "" {
-		a.mux.Handle("/admin/", a.replica.AdminAPI(string(a.cfg.AdminToken), a.log))
+		a.mux.Handle("/admin/", a.limitClients("admin", a.cfg.security.AdminRate, a.replica.AdminAPI(string(a.cfg.AdminToken), a.log)))
 	}
 	if a.cfg.Mode == "webhook" {
 		a.mux.Handle("POST "+a.cfg.WebhookPath, bot.NewWebhook(a.handler, string(a.cfg.WebhookSecret), bot.DefaultMaxBody, a.log))
@@ -261,6 +261,11 @@ func (a *app) routes(extra func(*http.ServeMux)) {
 	if extra != nil {
 		extra(a.mux)
 	}
+}
+
+// limitClients puts a per-address limit (doorlimit.go) in front of one of the app's doors.
+func (a *app) limitClients(door string, rate signerlink.Rate, next http.Handler) http.Handler {
+	return limitClients(door, rate, a.rdb, a.cfg.security.TrustedProxies, a.metrics.Refused, a.log, next)
 }
 
 // ready answers 200 only when both stores answer, so that a load balancer sends no webhook to

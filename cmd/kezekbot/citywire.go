@@ -74,6 +74,6 @@ func (a *app) newCity(cfg *Config, resume signerlink.Resumer, now func() time.Ti
 // cityRoutes mounts the push endpoint of the change feed.
 func (a *app) cityRoutes() {
 	if a.city != nil && a.city.push != nil {
-		a.mux.Handle("POST "+cityPushPath, a.city.push)
+		a.mux.Handle("POST "+cityPushPath, a.limitClients("city_push", a.cfg.security.CityPushRate, a.city.push))
 	}
 }

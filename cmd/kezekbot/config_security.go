@@ -19,6 +19,8 @@ type securityConfig struct {
 	MaxHeaderBytes   int
 	MaxConns         int
 	PprofAllowRemote bool
+	AdminRate        signerlink.Rate // doorlimit.go
+	CityPushRate     signerlink.Rate // doorlimit.go
 }
 
 // minWebhookSecret is the shortest webhook secret serve accepts: 32 characters of
