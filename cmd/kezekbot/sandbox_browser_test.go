@@ -39,42 +39,7 @@ func TestSandboxBrowser(t *testing.T) {
 	}
 	cleanRedisChat(t, sandboxStranger)
 
-	addr := freeAddr(t)
-	base := "http://" + addr
-	stderr := newWatchWriter("kezekbot serving")
-	ctx, cancel := context.WithCancel(context.Background())
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"sandbox",
-			"-http-addr=" + addr,
-			"-public-url=" + base,
-			"-database-url=" + pgtest.URL(t),
-			"-redis-url=" + redisstore.TestURL(e2eRedisDB),
-			"-log-format=json",
-			"-shutdown-grace=10s",
-		}, &bytes.Buffer{}, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("sandbox exited with %d; log:\n%s", code, stderr.String())
-			}
-		case <-time.After(e2eWait):
-			t.Errorf("sandbox did not stop within %v", e2eWait)
-		}
-		if t.Failed() {
-			t.Logf("sandbox log:\n%s", stderr.String())
-		}
-	})
-	select {
-	case <-stderr.seen:
-	case code := <-exit:
-		t.Fatalf("sandbox exited with %d before serving; log:\n%s", code, stderr.String())
-	case <-time.After(e2eWait):
-		t.Fatalf("sandbox did not start within %v", e2eWait)
-	}
+	base := startSandbox(t)
 
 	bctx := testenv.Browser(t, 1100, 900)
 	chatTab, cancelT := context.WithTimeout(bctx, 90*time.Second)
@@ -239,4 +204,48 @@ func shot(t *testing.T, tab context.Context, name string) string {
 		t.Errorf("write screenshot: %v", err)
 	}
 	return path
+}
+
+// startSandbox runs `kezekbot sandbox` in this process on a fresh schema and this package's
+// Redis DB until the test ends, waits until it serves and returns its base URL. Its log is
+// shown when the test fails.
+func startSandbox(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	stderr := newWatchWriter("kezekbot serving")
+	ctx, cancel := context.WithCancel(context.Background())
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"sandbox",
+			"-http-addr=" + addr,
+			"-public-url=" + base,
+			"-database-url=" + pgtest.URL(t),
+			"-redis-url=" + redisstore.TestURL(e2eRedisDB),
+			"-log-format=json",
+			"-shutdown-grace=10s",
+		}, &bytes.Buffer{}, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-exit:
+			if code != 0 {
+				t.Errorf("sandbox exited with %d; log:\n%s", code, stderr.String())
+			}
+		case <-time.After(e2eWait):
+			t.Errorf("sandbox did not stop within %v", e2eWait)
+		}
+		if t.Failed() {
+			t.Logf("sandbox log:\n%s", stderr.String())
+		}
+	})
+	select {
+	case <-stderr.seen:
+	case code := <-exit:
+		t.Fatalf("sandbox exited with %d before serving; log:\n%s", code, stderr.String())
+	case <-time.After(e2eWait):
+		t.Fatalf("sandbox did not start within %v", e2eWait)
+	}
+	return base
 }

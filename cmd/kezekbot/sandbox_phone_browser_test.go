@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"github.com/kezekbot/kezekbot/i18n"
 	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/store/postgres"
-	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
-	redisstore "github.com/kezekbot/kezekbot/store/redis"
 )
 
 // TestSandboxPhoneBrowser tries the phone route the way a newcomer does after `make run`: the
@@ -30,42 +27,7 @@ func TestSandboxPhoneBrowser(t *testing.T) {
 	}
 	cleanRedisChat(t, sandboxPhone)
 
-	addr := freeAddr(t)
-	base := "http://" + addr
-	stderr := newWatchWriter("kezekbot serving")
-	ctx, cancel := context.WithCancel(context.Background())
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"sandbox",
-			"-http-addr=" + addr,
-			"-public-url=" + base,
-			"-database-url=" + pgtest.URL(t),
-			"-redis-url=" + redisstore.TestURL(e2eRedisDB),
-			"-log-format=json",
-			"-shutdown-grace=10s",
-		}, &bytes.Buffer{}, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("sandbox exited with %d; log:\n%s", code, stderr.String())
-			}
-		case <-time.After(e2eWait):
-			t.Errorf("sandbox did not stop within %v", e2eWait)
-		}
-		if t.Failed() {
-			t.Logf("sandbox log:\n%s", stderr.String())
-		}
-	})
-	select {
-	case <-stderr.seen:
-	case code := <-exit:
-		t.Fatalf("sandbox exited with %d before serving; log:\n%s", code, stderr.String())
-	case <-time.After(e2eWait):
-		t.Fatalf("sandbox did not start within %v", e2eWait)
-	}
+	base := startSandbox(t)
 
 	bctx := testenv.Browser(t, 1100, 900)
 	chatTab, cancelT := context.WithTimeout(bctx, 90*time.Second)
