@@ -1,17 +1,16 @@
 package broadcast_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kezekbot/kezekbot/broadcast"
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
 
@@ -34,28 +33,11 @@ func (s *downStore) ScheduleReminders(context.Context, time.Duration) (int, erro
 	return 0, nil
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuf) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuf) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // TestNotifierQuietOutage: while PostgreSQL is down the notifier logs the outage once (not an
 // ERROR per poll), backs off instead of polling every 10 ms, and logs once when it is back.
 func TestNotifierQuietOutage(t *testing.T) {
 	t.Parallel()
-	var out syncBuf
+	var out testenv.SyncBuffer
 	s := &downStore{}
 	n := broadcast.NewNotifier(s, broadcast.NotifyConfig{Poll: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&out, nil))})
 	ctx, cancel := context.WithCancel(context.Background())

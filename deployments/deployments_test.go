@@ -616,7 +616,7 @@ func TestCaddyAccessLogRedacts(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, caddy, "run", "--config", cfg, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "KEZEKBOT_DOMAIN=http://"+addr)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -681,24 +681,6 @@ func TestCaddyAccessLogRedacts(t *testing.T) {
 	if !strings.Contains(out, "/s/REDACTED") {
 		t.Errorf("the access log lacks the redacted path /s/REDACTED:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutines of exec.Cmd and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestDockerfile(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/retention"
 	"github.com/kezekbot/kezekbot/store/postgres"
 	"github.com/kezekbot/kezekbot/store/postgres/pgtest"
@@ -152,7 +153,7 @@ func TestRunLogsOneLinePerRun(t *testing.T) {
 		VALUES ('x', '900101300027', now() - interval '30 days', now() - interval '30 days')`); err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
+	var buf testenv.SyncBuffer
 	p := &retention.Purger{Store: db, Periods: retention.Defaults, Log: slog.New(slog.NewTextHandler(&buf, nil))}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -179,21 +180,4 @@ func TestRunLogsOneLinePerRun(t *testing.T) {
 	if strings.Contains(buf.String(), "900101300027") {
 		t.Fatal("the purge logged an IIN")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,33 +8,20 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kezekbot/kezekbot/city/refcity"
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from the command and read from the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestCityServeAndCheck runs `kezekbot city serve` on a free port and `kezekbot city check`
 // against it: every check passes, exit 0.
 func TestCityServeAndCheck(t *testing.T) {
 	t.Setenv("KEZEKBOT_REFCITY_TOKEN", "serve-token-123")
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"city", "serve", "--addr", "127.0.0.1:0"}, &out, &errOut) }()
 	addrRe := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kezekbot/kezekbot/internal/testenv"
 	"github.com/kezekbot/kezekbot/store/postgres"
 )
 
@@ -58,7 +59,7 @@ func TestCityServeAndCheckMutualTLS(t *testing.T) {
 	cliCert, cliKey := leaf("kezekbot", 3, x509.ExtKeyUsageClientAuth)
 
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"city", "serve", "--addr", "127.0.0.1:0", "--tls-cert", srvCert, "--tls-key", srvKey, "--client-ca", caFile}, &out, &errOut)
