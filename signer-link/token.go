@@ -199,7 +199,9 @@ var errForged = errors.New("link token is not valid")
 // parseToken checks the MAC (in constant time) and decodes the claims. It does not look at the
 // expiry: the caller decides, so that an expired link still gets a page in its language.
 func (ks Keys) parseToken(s string) (claims, error) {
-	if base64.RawURLEncoding.DecodedLen(len(s)) != tokenLen {
+	// Strict decoding still skips CR and LF, which would give one link a second spelling
+	// (and a second per-link rate-limit bucket): a token has none.
+	if base64.RawURLEncoding.DecodedLen(len(s)) != tokenLen || strings.ContainsAny(s, "\r\n") {
 		return claims{}, errForged
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
